@@ -1,0 +1,144 @@
+// Package report turns what a run measured into the run bundle's tables:
+// summary.json, per-second CSV files and report.md in the shape of the seed
+// paper's Tables 1 and 2.
+package report
+
+import "time"
+
+// SchemaVersion is bumped whenever a field of Summary changes meaning or is
+// removed, so tools reading summary.json can refuse what they do not know.
+const SchemaVersion = 1
+
+// Summary is everything a report is rendered from. It is written to
+// summary.json and read back by `testbed report`, so every field must be
+// JSON-serialisable and measured in the run it describes.
+type Summary struct {
+	SchemaVersion int    `json:"schema_version"`
+	RunID         string `json:"run_id"`
+	Scenario      string `json:"scenario"`
+	Description   string `json:"description,omitempty"`
+	ScenarioFile  string `json:"scenario_file"`
+	ScenarioSHA   string `json:"scenario_sha256"`
+	// ComparesTo names the row of the paper's Table 2 this scenario stands
+	// beside: "baseline", "single-service-failure", "network-partition",
+	// "hardware-failure", or "" when it has no counterpart.
+	ComparesTo string    `json:"compares_to,omitempty"`
+	Seed       int64     `json:"seed"`
+	Started    time.Time `json:"started"`
+	Ended      time.Time `json:"ended"`
+
+	Provenance Provenance `json:"provenance"`
+	Load       Load       `json:"load"`
+	SLO        SLO        `json:"slo"`
+
+	Architectures []Arch   `json:"architectures"`
+	Faults        []Fault  `json:"faults"`
+	Limits        []string `json:"limits,omitempty"`
+}
+
+// Provenance says where and with what the run was made.
+type Provenance struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	Runtime   string `json:"runtime"`
+	Broker    string `json:"broker"`
+	Database  string `json:"database"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+}
+
+// Load is the offered load of the run.
+type Load struct {
+	Rate        float64       `json:"rate"`
+	Warmup      time.Duration `json:"warmup_ns"`
+	Duration    time.Duration `json:"duration_ns"`
+	Drain       time.Duration `json:"drain_ns"`
+	Timeout     time.Duration `json:"timeout_ns"`
+	MaxInFlight int           `json:"max_in_flight"`
+}
+
+// SLO is what a 1 s window must meet to count as up.
+type SLO struct {
+	SuccessRatio       float64       `json:"success_ratio"`
+	CompletionDeadline time.Duration `json:"completion_deadline_ns"`
+}
+
+// Arch is what one architecture did in the run.
+type Arch struct {
+	Name string `json:"name"` // "eda", "monolith"
+
+	Offered   int64 `json:"offered"`   // requests the pacer scheduled in the measured period
+	Accepted  int64 `json:"accepted"`  // answered with success within the timeout
+	Failed    int64 `json:"failed"`    // errors, timeouts, non-success status, dropped
+	Dropped   int64 `json:"dropped"`   // of Failed: not sent because max_in_flight was reached
+	Completed int64 `json:"completed"` // accepted orders that reached a terminal state before the end of the drain
+	// CompletedInDeadline counts accepted orders whose terminal state came
+	// within slo.completion_deadline of their intended send time.
+	CompletedInDeadline int64 `json:"completed_in_deadline"`
+	Unfinished          int64 `json:"unfinished"` // accepted, no terminal state by the end of the drain
+	Shipped             int64 `json:"shipped"`
+	Cancelled           int64 `json:"cancelled"`
+
+	AcceptLatency     Latency `json:"accept_latency"`     // intended send -> answer, accepted requests only
+	CompletionLatency Latency `json:"completion_latency"` // intended send -> terminal state
+
+	// Throughput in orders per second over the measured period.
+	AcceptedPerSec  float64 `json:"accepted_per_sec"`
+	CompletedPerSec float64 `json:"completed_per_sec"`
+
+	Windows               int     `json:"windows"`                 // 1 s windows in the measured period
+	AcceptDownWindows     int     `json:"accept_down_windows"`     // accepted/offered < slo.success_ratio
+	CompletionDownWindows int     `json:"completion_down_windows"` // completed_in_deadline/offered < slo.success_ratio
+	AcceptDowntimePct     float64 `json:"accept_downtime_pct"`
+	CompletionDowntimePct float64 `json:"completion_downtime_pct"`
+	// LastCompletion is how long after the end of the measured period the
+	// last accepted order reached its terminal state (backlog drain time).
+	LastCompletion time.Duration `json:"last_completion_ns"`
+
+	Seconds []Second `json:"seconds"`
+}
+
+// Latency is a distribution read off an HdrHistogram, in milliseconds.
+type Latency struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Second is one 1 s window of the measured period, counted by the intended
+// send time of the requests in it.
+type Second struct {
+	T                   int   `json:"t"` // seconds since the start of the measured period
+	Offered             int64 `json:"offered"`
+	Accepted            int64 `json:"accepted"`
+	Failed              int64 `json:"failed"`
+	Completed           int64 `json:"completed"`
+	CompletedInDeadline int64 `json:"completed_in_deadline"`
+	FaultActive         bool  `json:"fault_active"`
+}
+
+// Fault is one fault of the timeline and what it hit in each architecture.
+type Fault struct {
+	Type     string        `json:"type"`
+	Target   string        `json:"target"`
+	At       time.Duration `json:"at_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	Restart  string        `json:"restart"`
+	Mapping  []Hit         `json:"mapping"`
+}
+
+// Hit is what a fault did to one architecture: the component that holds the
+// targeted capability there, and when it was injected and healed.
+type Hit struct {
+	Arch      string    `json:"arch"`
+	Component string    `json:"component"` // "" when the architecture has no such capability
+	PID       int       `json:"pid,omitempty"`
+	Injected  time.Time `json:"injected"`
+	Healed    time.Time `json:"healed"`
+	Note      string    `json:"note,omitempty"`
+}

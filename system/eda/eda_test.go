@@ -1,0 +1,210 @@
+package eda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/psp"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type system struct {
+	t       *testing.T
+	brokers []string
+	catalog domain.CatalogConfig
+	pspURL  string
+	dir     string
+	addrs   map[string]string
+	stops   map[string]func()
+}
+
+func startSystem(t *testing.T, declineRate float64) *system {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, Topics()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	p := httptest.NewServer(psp.NewServer(psp.Config{Seed: 1, DeclineRate: declineRate}).Handler())
+	t.Cleanup(p.Close)
+	s := &system{
+		t: t, brokers: c.ListenAddrs(), pspURL: p.URL, dir: t.TempDir(),
+		catalog: domain.CatalogConfig{Seed: 1, SKUs: 5, StockMin: 20, StockMax: 20, ItemsMax: 2, QuantityMax: 3},
+		addrs:   map[string]string{}, stops: map[string]func(){},
+	}
+	for _, name := range Components() {
+		s.start(name)
+	}
+	return s
+}
+
+// start runs one component in this process and waits until it is healthy.
+func (s *system) start(name string) {
+	t := s.t
+	if s.addrs[name] == "" {
+		s.addrs[name] = freeAddr(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", name)
+	go func() {
+		done <- Run(ctx, log, Config{
+			Component: name, Listen: s.addrs[name], DataDir: s.dir, Brokers: s.brokers,
+			Catalog: s.catalog, PSPURL: s.pspURL, PSPTimeout: time.Second,
+		})
+	}()
+	var once sync.Once
+	s.stops[name] = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(s.stops[name])
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("%s exited before it was healthy: %v", name, err)
+		default:
+		}
+		resp, err := http.Get("http://" + s.addrs[name] + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
+	}
+}
+
+func (s *system) place(o domain.PlaceOrder) {
+	s.t.Helper()
+	b, _ := json.Marshal(o)
+	resp, err := http.Post("http://"+s.addrs[OrderAPI]+"/orders", "application/json", bytes.NewReader(b))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		s.t.Fatalf("POST /orders %s = %s, want 202", o.ID, resp.Status)
+	}
+}
+
+// awaitTerminal watches until every id reached a terminal state.
+func (s *system) awaitTerminal(ids []string, within time.Duration) map[string]Terminal {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var mu sync.Mutex
+	got := map[string]Terminal{}
+	err := Watch(ctx, s.brokers, func(tm Terminal) {
+		mu.Lock()
+		defer mu.Unlock()
+		if want[tm.OrderID] {
+			got[tm.OrderID] = tm
+		}
+		if len(got) == len(want) {
+			cancel()
+		}
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		s.t.Fatalf("%d of %d orders reached a terminal state within %v", len(got), len(want), within)
+	}
+	return got
+}
+
+func TestOrdersFlowThroughTheSaga(t *testing.T) {
+	s := startSystem(t, 0.25)
+	cat, err := domain.NewCatalog(s.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range uint64(60) {
+		o := cat.Order("o-", i)
+		ids = append(ids, o.ID)
+		s.place(o)
+	}
+	s.place(cat.Order("o-", 0)) // a client retry must not place a second order
+	got := s.awaitTerminal(ids, 30*time.Second)
+	count := map[string]int{}
+	for _, tm := range got {
+		count[string(tm.State)+"/"+tm.Reason]++
+	}
+	t.Logf("outcomes: %v", count)
+	if count["shipped/"] == 0 || count["cancelled/"+domain.ReasonPaymentDeclined] == 0 || count["cancelled/"+domain.ReasonOutOfStock] == 0 {
+		t.Fatalf("want shipped, declined and out-of-stock orders among %v", count)
+	}
+
+	// The read model converges on the terminal states.
+	for id, tm := range got {
+		var v View
+		for {
+			resp, err := http.Get(fmt.Sprintf("http://%s/orders/%s", s.addrs[OrderView], id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if err == nil && v.State == tm.State {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling an eventually consistent read model
+		}
+	}
+}
+
+func TestRestartedConsumerProcessesTheBacklog(t *testing.T) {
+	s := startSystem(t, 0)
+	cat, err := domain.NewCatalog(s.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stops[Inventory]()
+	var ids []string
+	for i := range uint64(20) {
+		o := cat.Order("b-", i)
+		ids = append(ids, o.ID)
+		s.place(o) // accepted while inventory is down
+	}
+	s.start(Inventory)
+	got := s.awaitTerminal(ids, 30*time.Second)
+	if len(got) != len(ids) {
+		t.Fatalf("%d of %d orders finished after inventory came back", len(got), len(ids))
+	}
+}

@@ -1,0 +1,84 @@
+// Package eda is the event-driven reference system: order-api, inventory,
+// payment, shipping and order-view run as separate processes that talk only
+// through Kafka topics. Every service keeps its own SQLite database, writes
+// the events it emits to an outbox in the same transaction as its state
+// change, and records the ids of the events it consumed, so a crash or a
+// redelivery neither loses nor repeats work.
+package eda
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/edatestbed/testbed/system/domain"
+)
+
+// Topics, one per owning service. Every message is keyed by order id, so an
+// order's events keep their order within a topic.
+const (
+	TopicOrders    = "orders"
+	TopicInventory = "inventory"
+	TopicPayments  = "payments"
+	TopicShipping  = "shipping"
+)
+
+// Topics lists every topic the system uses, for creating them up front.
+func Topics() []string { return []string{TopicOrders, TopicInventory, TopicPayments, TopicShipping} }
+
+// Event types.
+const (
+	OrderPlaced      = "OrderPlaced"
+	OrderCancelled   = "OrderCancelled"
+	StockReserved    = "StockReserved"
+	StockRejected    = "StockRejected"
+	StockReleased    = "StockReleased"
+	PaymentSucceeded = "PaymentSucceeded"
+	PaymentFailed    = "PaymentFailed"
+	OrderShipped     = "OrderShipped"
+)
+
+var topicOf = map[string]string{
+	OrderPlaced:      TopicOrders,
+	OrderCancelled:   TopicOrders,
+	StockReserved:    TopicInventory,
+	StockRejected:    TopicInventory,
+	StockReleased:    TopicInventory,
+	PaymentSucceeded: TopicPayments,
+	PaymentFailed:    TopicPayments,
+	OrderShipped:     TopicShipping,
+}
+
+// Event is the one envelope every message carries. Fields an event type does
+// not need stay empty.
+type Event struct {
+	// ID is "<order id>/<type>": an order emits each type at most once, so a
+	// handler that runs twice emits an event a consumer recognises.
+	ID       string        `json:"id"`
+	Type     string        `json:"type"`
+	OrderID  string        `json:"order_id"`
+	At       time.Time     `json:"at"`
+	Customer string        `json:"customer,omitempty"`
+	Items    []domain.Item `json:"items,omitempty"`
+	Amount   int64         `json:"amount,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+}
+
+// NewEvent returns an event of type typ about order, stamped now.
+func NewEvent(typ, order string) Event {
+	return Event{ID: order + "/" + typ, Type: typ, OrderID: order, At: time.Now().UTC()}
+}
+
+// Topic is where events of e's type are published.
+func (e Event) Topic() string { return topicOf[e.Type] }
+
+func decodeEvent(b []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("decode event: %w", err)
+	}
+	if e.ID == "" || e.OrderID == "" || topicOf[e.Type] == "" {
+		return e, fmt.Errorf("decode event: id %q, order %q, type %q: missing id or order, or unknown type", e.ID, e.OrderID, e.Type)
+	}
+	return e, nil
+}

@@ -1,0 +1,117 @@
+package eda
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/edatestbed/testbed/system/component"
+	"github.com/edatestbed/testbed/system/domain"
+)
+
+const orderSchema = `CREATE TABLE IF NOT EXISTS orders (
+	id TEXT PRIMARY KEY,
+	customer TEXT NOT NULL,
+	items TEXT NOT NULL,
+	amount INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL
+)`
+
+// Accepted is order-api's answer: the order is recorded and its
+// OrderPlaced event will be published; its outcome comes later.
+type Accepted struct {
+	ID    string       `json:"id"`
+	State domain.State `json:"state"`
+}
+
+// orderAPI owns the order's write model and its lifecycle: it accepts
+// orders and ends the saga with OrderCancelled when stock or payment says no.
+func (s *service) orderAPI() {
+	s.mux.HandleFunc("POST /orders", s.http.Wrap("/orders", s.placeOrder))
+	s.on(StockRejected, s.cancelOrder)
+	s.on(StockReleased, s.cancelOrder)
+	s.on(OrderShipped, func(ctx context.Context, e Event, commit commitFunc) error {
+		return commit(func(tx *sql.Tx) ([]Event, error) {
+			return nil, setOrderState(ctx, tx, e.OrderID, domain.Shipped, "")
+		})
+	})
+}
+
+func (s *service) placeOrder(w http.ResponseWriter, r *http.Request) {
+	var req domain.PlaceOrder
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		http.Error(w, "decode order: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := req.Validate(s.catalog); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	state, err := s.place(r.Context(), req)
+	if err != nil {
+		s.log.Error("place order", "order", req.ID, "err", err)
+		http.Error(w, "place order: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	component.WriteJSON(w, http.StatusAccepted, Accepted{ID: req.ID, State: state})
+}
+
+// place writes the order and its OrderPlaced event in one local
+// transaction (the outbox): accepted means it will be published. Placing
+// an id again returns the stored state and emits nothing.
+func (s *service) place(ctx context.Context, req domain.PlaceOrder) (domain.State, error) {
+	items, err := json.Marshal(req.Items)
+	if err != nil {
+		return "", fmt.Errorf("encode items: %w", err)
+	}
+	amount := req.Amount(s.catalog)
+	state := domain.Pending
+	err = s.emit(ctx, func(tx *sql.Tx) ([]Event, error) {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO orders (id, customer, items, amount, state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			req.ID, req.Customer, items, amount, domain.Pending, time.Now().UnixNano())
+		if err != nil {
+			return nil, fmt.Errorf("insert order: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = ?`, req.ID).Scan(&state)
+		}
+		e := NewEvent(OrderPlaced, req.ID)
+		e.Customer, e.Items, e.Amount = req.Customer, req.Items, amount
+		return []Event{e}, nil
+	})
+	return state, err
+}
+
+func (s *service) cancelOrder(ctx context.Context, e Event, commit commitFunc) error {
+	reason := e.Reason
+	if reason == "" {
+		reason = domain.ReasonOutOfStock
+	}
+	return commit(func(tx *sql.Tx) ([]Event, error) {
+		if err := setOrderState(ctx, tx, e.OrderID, domain.Cancelled, reason); err != nil {
+			return nil, err
+		}
+		c := NewEvent(OrderCancelled, e.OrderID)
+		c.Reason = reason
+		return []Event{c}, nil
+	})
+}
+
+func setOrderState(ctx context.Context, tx *sql.Tx, id string, state domain.State, reason string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET state = ?, reason = ? WHERE id = ?`, state, reason, id)
+	if err != nil {
+		return fmt.Errorf("set order %s %s: %w", id, state, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("set order %s %s: %w", id, state, errUnknownOrder)
+	}
+	return nil
+}
+
+var errUnknownOrder = errors.New("unknown order")

@@ -1,0 +1,315 @@
+package eda
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edatestbed/testbed/system/component"
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/store"
+)
+
+// The components of the system.
+const (
+	OrderAPI  = "order-api"
+	Inventory = "inventory"
+	Payment   = "payment"
+	Shipping  = "shipping"
+	OrderView = "order-view"
+)
+
+// Components lists the processes of the system in start order: consumers
+// before the producer that feeds them, the read model before the API.
+func Components() []string { return []string{Inventory, Payment, Shipping, OrderView, OrderAPI} }
+
+// Config is what the runtime hands an EDA process.
+type Config struct {
+	Component  string               `json:"component"`
+	Listen     string               `json:"listen"` // the API for order-api and order-view, health and metrics for all
+	DataDir    string               `json:"data_dir"`
+	Brokers    []string             `json:"brokers"`
+	Catalog    domain.CatalogConfig `json:"catalog"`
+	PSPURL     string               `json:"psp_url,omitempty"`
+	PSPTimeout time.Duration        `json:"psp_timeout,omitempty"`
+}
+
+// handler reacts to one event. Work outside the database (calling the PSP)
+// happens before commit; commit applies the state change and records the
+// events to emit, exactly once per consumed event.
+type handler func(ctx context.Context, e Event, commit commitFunc) error
+
+type commitFunc func(apply func(tx *sql.Tx) ([]Event, error)) error
+
+// service is one process of the system with what they all share.
+type service struct {
+	name     string
+	cfg      Config
+	log      *slog.Logger
+	db       *sql.DB
+	catalog  *domain.Catalog
+	psp      *psp.Client
+	producer sarama.SyncProducer
+	relay    *relay
+	reg      *prometheus.Registry
+	metrics  *metrics
+	mux      *http.ServeMux
+	http     *component.HTTPMetrics
+
+	topics   []string
+	handlers map[string]handler
+	joined   atomic.Bool
+}
+
+type metrics struct {
+	consumed   *prometheus.CounterVec
+	produced   *prometheus.CounterVec
+	retries    prometheus.Counter
+	poison     prometheus.Counter
+	processing prometheus.Histogram
+	outbox     prometheus.Gauge
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		consumed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_consumed_total", Help: "Events handled, by topic and type."}, []string{"topic", "type"}),
+		produced:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_produced_total", Help: "Events the broker acknowledged, by topic."}, []string{"topic"}),
+		retries:    prometheus.NewCounter(prometheus.CounterOpts{Name: "event_retries_total", Help: "Handler attempts that failed and were retried."}),
+		poison:     prometheus.NewCounter(prometheus.CounterOpts{Name: "events_poison_total", Help: "Messages that could not be decoded and were skipped."}),
+		processing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "event_processing_seconds", Help: "Time to handle one event, retries included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		outbox:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "outbox_backlog", Help: "Events committed but not yet acknowledged by the broker."}),
+	}
+	reg.MustRegister(m.consumed, m.produced, m.retries, m.poison, m.processing, m.outbox)
+	return m
+}
+
+const processedSchema = `CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY)`
+
+// Run starts the component cfg names and serves until ctx ends.
+func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
+	schemas := map[string][]string{
+		OrderAPI:  {orderSchema},
+		Inventory: {store.StockSchema, reservationSchema},
+		Payment:   {paymentSchema},
+		Shipping:  {shipmentSchema},
+		OrderView: {viewSchema},
+	}
+	schema, ok := schemas[cfg.Component]
+	if !ok {
+		return fmt.Errorf("unknown eda component %q; allowed: %v", cfg.Component, Components())
+	}
+	cat, err := domain.NewCatalog(cfg.Catalog)
+	if err != nil {
+		return fmt.Errorf("build catalogue: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, cfg.Component+".db"), append(schema, processedSchema, outboxSchema)...)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	s := &service{
+		name: cfg.Component, cfg: cfg, log: log, db: db, catalog: cat, reg: reg,
+		metrics:  newMetrics(reg),
+		handlers: map[string]handler{},
+	}
+	s.mux = component.Mux(reg, map[string]component.Check{
+		"database": func(ctx context.Context) error { return db.PingContext(ctx) },
+		"consumer": func(context.Context) error {
+			if !s.joined.Load() {
+				return errors.New("consumer group not joined yet")
+			}
+			return nil
+		},
+	})
+	s.http = component.NewHTTPMetrics(reg)
+
+	if cfg.Component != OrderView {
+		p, err := sarama.NewSyncProducer(cfg.Brokers, SaramaConfig(cfg.Component))
+		if err != nil {
+			return fmt.Errorf("connect producer to %v: %w", cfg.Brokers, err)
+		}
+		defer p.Close()
+		s.producer = p
+		s.relay = newRelay(log, db, p, s.metrics)
+	}
+
+	switch cfg.Component {
+	case OrderAPI:
+		s.orderAPI()
+	case Inventory:
+		if err := store.SeedStock(ctx, db, cat); err != nil {
+			return err
+		}
+		s.inventory()
+	case Payment:
+		s.psp = psp.NewClient(cfg.PSPURL, nil)
+		s.payment()
+	case Shipping:
+		s.shipping()
+	case OrderView:
+		s.orderView()
+	}
+	return s.run(ctx)
+}
+
+// on registers h for events of type typ and subscribes to their topic.
+func (s *service) on(typ string, h handler) {
+	s.handlers[typ] = h
+	if t := topicOf[typ]; !slices.Contains(s.topics, t) {
+		s.topics = append(s.topics, t)
+	}
+}
+
+func (s *service) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	group, err := sarama.NewConsumerGroup(s.cfg.Brokers, "eda-"+s.name, SaramaConfig(s.name))
+	if err != nil {
+		return fmt.Errorf("join consumer group eda-%s at %v: %w", s.name, s.cfg.Brokers, err)
+	}
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		s.consume(ctx, group)
+	}()
+	if s.relay != nil {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s.relay.run(ctx)
+		}()
+	} else {
+		done <- struct{}{}
+	}
+	err = component.Serve(ctx, s.log, s.cfg.Listen, s.mux)
+	cancel()
+	<-done
+	<-done
+	return errors.Join(err, group.Close())
+}
+
+func (s *service) consume(ctx context.Context, group sarama.ConsumerGroup) {
+	go func() {
+		for err := range group.Errors() {
+			s.log.Warn("consumer group", "err", err)
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, s.topics, groupHandler{s}); err != nil && ctx.Err() == nil {
+			s.log.Warn("consume", "topics", s.topics, "err", err)
+			sleep(ctx, 500*time.Millisecond)
+		}
+	}
+}
+
+type groupHandler struct{ s *service }
+
+func (g groupHandler) Setup(sarama.ConsumerGroupSession) error {
+	g.s.joined.Store(true)
+	return nil
+}
+
+func (g groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (g groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			if g.s.process(ctx, msg) {
+				sess.MarkMessage(msg, "")
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// process handles one message, retrying transient failures with capped
+// exponential backoff and jitter for as long as the session lasts. It
+// reports whether the message may be marked consumed.
+func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool {
+	e, err := decodeEvent(msg.Value)
+	if err != nil {
+		s.metrics.poison.Inc()
+		s.log.Error("skipping undecodable message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+		return true
+	}
+	h := s.handlers[e.Type]
+	if h == nil {
+		return true
+	}
+	start := time.Now()
+	defer func() { s.metrics.processing.Observe(time.Since(start).Seconds()) }()
+	backoff := 20 * time.Millisecond
+	for {
+		err := s.handle(ctx, h, e)
+		if err == nil {
+			s.metrics.consumed.WithLabelValues(msg.Topic, e.Type).Inc()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.metrics.retries.Inc()
+		s.log.Warn("handler failed, retrying", "event", e.ID, "err", err, "retry_in", backoff)
+		sleep(ctx, backoff/2+rand.N(backoff/2+1))
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (s *service) handle(ctx context.Context, h handler, e Event) error {
+	var seen int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM processed WHERE id = ?`, e.ID).Scan(&seen); err != nil {
+		return fmt.Errorf("check processed %s: %w", e.ID, err)
+	}
+	if seen > 0 {
+		return nil
+	}
+	return h(ctx, e, func(apply func(tx *sql.Tx) ([]Event, error)) error {
+		return s.emit(ctx, func(tx *sql.Tx) ([]Event, error) {
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO processed (id) VALUES (?)`, e.ID)
+			if err != nil {
+				return nil, fmt.Errorf("record %s processed: %w", e.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil, nil // a concurrent redelivery won
+			}
+			return apply(tx)
+		})
+	})
+}
+
+// emit runs apply in a transaction, adds the events it returns to the
+// outbox in the same transaction, and wakes the relay after commit.
+func (s *service) emit(ctx context.Context, apply func(tx *sql.Tx) ([]Event, error)) error {
+	var emitted bool
+	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		events, err := apply(tx)
+		if err != nil {
+			return err
+		}
+		emitted = len(events) > 0
+		return addToOutbox(ctx, tx, events)
+	})
+	if err == nil && emitted {
+		s.relay.notify()
+	}
+	return err
+}

@@ -1,0 +1,23 @@
+package eda
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/edatestbed/testbed/system/domain"
+)
+
+const shipmentSchema = `CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL)`
+
+// shipping ships paid orders.
+func (s *service) shipping() {
+	s.on(PaymentSucceeded, func(ctx context.Context, e Event, commit commitFunc) error {
+		return commit(func(tx *sql.Tx) ([]Event, error) {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO shipments (order_id, tracking) VALUES (?, ?)`, e.OrderID, domain.Tracking(e.OrderID)); err != nil {
+				return nil, fmt.Errorf("ship %s: %w", e.OrderID, err)
+			}
+			return []Event{NewEvent(OrderShipped, e.OrderID)}, nil
+		})
+	})
+}

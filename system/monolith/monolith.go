@@ -1,0 +1,310 @@
+// Package monolith is the baseline: one process and one database that place,
+// reserve, charge and ship an order synchronously, inside the HTTP request,
+// with the same domain rules as the event-driven system.
+package monolith
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edatestbed/testbed/system/component"
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/store"
+)
+
+// Config is what the runtime hands the monolith process.
+type Config struct {
+	Listen     string               `json:"listen"`
+	DataDir    string               `json:"data_dir"`
+	Catalog    domain.CatalogConfig `json:"catalog"`
+	PSPURL     string               `json:"psp_url"`
+	PSPTimeout time.Duration        `json:"psp_timeout"`
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	id TEXT PRIMARY KEY,
+	customer TEXT NOT NULL,
+	items TEXT NOT NULL,
+	amount INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL);`
+
+// Order is the monolith's answer and its row.
+type Order struct {
+	ID       string        `json:"id"`
+	Customer string        `json:"customer"`
+	Items    []domain.Item `json:"items"`
+	Amount   int64         `json:"amount"`
+	State    domain.State  `json:"state"`
+	Reason   string        `json:"reason,omitempty"`
+}
+
+// Server is the monolith.
+type Server struct {
+	log     *slog.Logger
+	db      *sql.DB
+	catalog *domain.Catalog
+	psp     *psp.Client
+	timeout time.Duration
+	outcome *prometheus.CounterVec
+}
+
+// Run opens the database, recovers orders a crash left half-done, and
+// serves until ctx ends.
+func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
+	cat, err := domain.NewCatalog(cfg.Catalog)
+	if err != nil {
+		return fmt.Errorf("build catalogue: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), schema, store.StockSchema)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.SeedStock(ctx, db, cat); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		log: log, db: db, catalog: cat, timeout: cfg.PSPTimeout,
+		psp: psp.NewClient(cfg.PSPURL, nil),
+		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_terminal_total", Help: "Orders that reached a terminal state, by state and reason.",
+		}, []string{"state", "reason"}),
+	}
+	reg.MustRegister(s.outcome)
+	if err := s.recover(ctx); err != nil {
+		return fmt.Errorf("recover interrupted orders: %w", err)
+	}
+	mux := component.Mux(reg, map[string]component.Check{"database": func(ctx context.Context) error { return db.PingContext(ctx) }})
+	m := component.NewHTTPMetrics(reg)
+	mux.HandleFunc("POST /orders", m.Wrap("/orders", s.placeOrder))
+	mux.HandleFunc("GET /orders/{id}", m.Wrap("/orders/{id}", s.getOrder))
+	return component.Serve(ctx, log, cfg.Listen, mux)
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+	var req domain.PlaceOrder
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		http.Error(w, "decode order: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := req.Validate(s.catalog); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	o, err := s.Place(r.Context(), req)
+	if err != nil {
+		s.log.Error("place order", "order", req.ID, "err", err)
+		http.Error(w, "place order: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	component.WriteJSON(w, http.StatusOK, o)
+}
+
+// Place runs the whole order synchronously: insert, reserve, charge, ship,
+// one transaction per step as a classic monolith does, and cancels with
+// compensation when a step says no. Placing an existing id returns the
+// stored order.
+func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (Order, error) {
+	o := Order{ID: req.ID, Customer: req.Customer, Items: req.Items, Amount: req.Amount(s.catalog), State: domain.Pending}
+	items, err := json.Marshal(req.Items)
+	if err != nil {
+		return o, fmt.Errorf("encode items: %w", err)
+	}
+	var existing *Order
+	err = store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		now := time.Now().UnixNano()
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.Customer, items, o.Amount, o.State, now, now)
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			got, err := getOrder(ctx, tx, o.ID)
+			if err != nil {
+				return err
+			}
+			existing = &got
+		}
+		return nil
+	})
+	if err != nil {
+		return o, err
+	}
+	if existing != nil {
+		return *existing, nil
+	}
+
+	err = store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		if err := domain.Reserve(ctx, store.Stock{Tx: tx}, o.Items); err != nil {
+			return err
+		}
+		return setState(ctx, tx, &o, domain.Reserved, "")
+	})
+	if errors.Is(err, domain.ErrOutOfStock) {
+		return o, s.finish(ctx, &o, domain.Cancelled, domain.ReasonOutOfStock, nil)
+	}
+	if err != nil {
+		return o, fmt.Errorf("reserve stock: %w", err)
+	}
+
+	if reason := s.charge(ctx, o); reason != "" {
+		return o, s.finish(ctx, &o, domain.Cancelled, reason, func(tx *sql.Tx) error {
+			return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
+		})
+	}
+	if err := store.InTx(ctx, s.db, func(tx *sql.Tx) error { return setState(ctx, tx, &o, domain.Paid, "") }); err != nil {
+		return o, fmt.Errorf("record payment: %w", err)
+	}
+	return o, s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
+}
+
+func ship(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO shipments (order_id, tracking) VALUES (?, ?)`, id, domain.Tracking(id)); err != nil {
+		return fmt.Errorf("ship order %s: %w", id, err)
+	}
+	return nil
+}
+
+// charge asks the PSP and returns a cancellation reason, or "" when paid.
+func (s *Server) charge(ctx context.Context, o Order) string {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ch, err := s.psp.Charge(ctx, o.ID, o.Amount)
+	switch {
+	case err != nil:
+		s.log.Warn("charge failed", "order", o.ID, "err", err)
+		return domain.ReasonPaymentUnavailable
+	case !ch.Approved:
+		return domain.ReasonPaymentDeclined
+	}
+	return ""
+}
+
+// finish moves an order to a terminal state, with the compensation or
+// side effect that goes with it in the same transaction.
+func (s *Server) finish(ctx context.Context, o *Order, state domain.State, reason string, with func(*sql.Tx) error) error {
+	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		if with != nil {
+			if err := with(tx); err != nil {
+				return err
+			}
+		}
+		return setState(ctx, tx, o, state, reason)
+	})
+	if err != nil {
+		return fmt.Errorf("finish order as %s: %w", state, err)
+	}
+	s.outcome.WithLabelValues(string(state), reason).Inc()
+	return nil
+}
+
+func setState(ctx context.Context, tx *sql.Tx, o *Order, state domain.State, reason string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET state = ?, reason = ?, updated_at = ? WHERE id = ?`, state, reason, time.Now().UnixNano(), o.ID); err != nil {
+		return fmt.Errorf("set order %s %s: %w", o.ID, state, err)
+	}
+	o.State, o.Reason = state, reason
+	return nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getOrder(ctx context.Context, q querier, id string) (Order, error) {
+	var o Order
+	var items []byte
+	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = ?`, id).
+		Scan(&o.ID, &o.Customer, &items, &o.Amount, &o.State, &o.Reason)
+	if err != nil {
+		return o, fmt.Errorf("read order %s: %w", id, err)
+	}
+	if err := json.Unmarshal(items, &o.Items); err != nil {
+		return o, fmt.Errorf("decode items of order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	o, err := getOrder(r.Context(), s.db, r.PathValue("id"))
+	if errors.Is(err, sql.ErrNoRows) {
+		http.Error(w, "no such order", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	component.WriteJSON(w, http.StatusOK, o)
+}
+
+// recover settles orders a crash interrupted mid-request, as the monolith's
+// start-up job: the client never got an answer for them, so they must not
+// keep stock forever. Paid orders are shipped; earlier ones are cancelled,
+// releasing their stock and refunding a charge that may have gone through.
+func (s *Server) recover(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM orders WHERE state NOT IN (?, ?)`, domain.Shipped, domain.Cancelled)
+	if err != nil {
+		return fmt.Errorf("list unfinished orders: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		o, err := getOrder(ctx, s.db, id)
+		if err != nil {
+			return err
+		}
+		switch o.State {
+		case domain.Paid:
+			err = s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
+		case domain.Reserved:
+			s.refund(ctx, o.ID)
+			err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, func(tx *sql.Tx) error {
+				return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
+			})
+		default:
+			err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, nil)
+		}
+		if err != nil {
+			return err
+		}
+		s.log.Info("recovered interrupted order", "order", o.ID, "state", o.State)
+	}
+	return nil
+}
+
+func (s *Server) refund(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.psp.Refund(ctx, id); err != nil {
+		// 404 is the common case: the crash came before the charge.
+		s.log.Info("refund after interruption", "order", id, "err", err)
+	}
+}

@@ -1,0 +1,112 @@
+package monolith
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/store"
+)
+
+func newServer(t *testing.T, declineRate float64, dir string) *Server {
+	t.Helper()
+	ctx := context.Background()
+	p := httptest.NewServer(psp.NewServer(psp.Config{Seed: 1, DeclineRate: declineRate}).Handler())
+	t.Cleanup(p.Close)
+	cat, err := domain.NewCatalog(domain.CatalogConfig{Seed: 1, SKUs: 2, StockMin: 3, StockMax: 3, ItemsMax: 1, QuantityMax: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, filepath.Join(dir, "m.db"), schema, store.StockSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := store.SeedStock(ctx, db, cat); err != nil {
+		t.Fatal(err)
+	}
+	return &Server{
+		log: slog.New(slog.DiscardHandler), db: db, catalog: cat, timeout: time.Second,
+		psp:     psp.NewClient(p.URL, nil),
+		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"state", "reason"}),
+	}
+}
+
+func TestPlaceRunsTheWholeOrder(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, 0, t.TempDir())
+	sku := s.catalog.Products()[0].SKU
+	order := func(id string, qty int) domain.PlaceOrder {
+		return domain.PlaceOrder{ID: id, Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: qty}}}
+	}
+	o, err := s.Place(ctx, order("a", 2))
+	if err != nil || o.State != domain.Shipped {
+		t.Fatalf("first order = %+v, %v; want shipped", o, err)
+	}
+	o, err = s.Place(ctx, order("b", 2))
+	if err != nil || o.State != domain.Cancelled || o.Reason != domain.ReasonOutOfStock {
+		t.Fatalf("second order = %+v, %v; want cancelled out of stock", o, err)
+	}
+	again, err := s.Place(ctx, order("a", 1))
+	if err != nil || again.State != domain.Shipped || again.Items[0].Quantity != 2 {
+		t.Fatalf("placing id a again = %+v, %v; want the stored order", again, err)
+	}
+	if n, _ := store.TotalStock(ctx, s.db); n != 4 {
+		t.Fatalf("stock = %d, want 6 - 2 shipped = 4", n)
+	}
+}
+
+func TestDeclinedPaymentReleasesStock(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, 1, t.TempDir())
+	sku := s.catalog.Products()[0].SKU
+	o, err := s.Place(ctx, domain.PlaceOrder{ID: "a", Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: 3}}})
+	if err != nil || o.State != domain.Cancelled || o.Reason != domain.ReasonPaymentDeclined {
+		t.Fatalf("order = %+v, %v; want cancelled, declined", o, err)
+	}
+	if n, _ := store.TotalStock(ctx, s.db); n != 6 {
+		t.Fatalf("stock = %d after a declined order, want all 6 back", n)
+	}
+}
+
+func TestRecoverSettlesInterruptedOrders(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, 0, t.TempDir())
+	sku := s.catalog.Products()[0].SKU
+	// Leave one order reserved and one paid, as a crash between steps would.
+	for id, state := range map[string]domain.State{"r": domain.Reserved, "p": domain.Paid} {
+		o := Order{ID: id}
+		err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES (?, 'c', ?, 1, 'pending', 0, 0)`,
+				id, `[{"sku":"`+sku+`","quantity":1}]`); err != nil {
+				return err
+			}
+			if err := domain.Reserve(ctx, store.Stock{Tx: tx}, []domain.Item{{SKU: sku, Quantity: 1}}); err != nil {
+				return err
+			}
+			return setState(ctx, tx, &o, state, "")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := getOrder(ctx, s.db, "r")
+	p, _ := getOrder(ctx, s.db, "p")
+	if r.State != domain.Cancelled || p.State != domain.Shipped {
+		t.Fatalf("after recovery reserved -> %s, paid -> %s; want cancelled, shipped", r.State, p.State)
+	}
+	if n, _ := store.TotalStock(ctx, s.db); n != 5 {
+		t.Fatalf("stock = %d, want 6 - 1 shipped = 5", n)
+	}
+}

@@ -1,0 +1,81 @@
+package psp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestDecisionsDependOnSeedAndOrderOnly(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Seed: 3, DeclineRate: 0.3}
+	a := httptest.NewServer(NewServer(cfg).Handler())
+	defer a.Close()
+	b := httptest.NewServer(NewServer(cfg).Handler())
+	defer b.Close()
+	ca, cb := NewClient(a.URL, nil), NewClient(b.URL, nil)
+
+	declined := 0
+	const n = 400
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		// Ask the two providers in opposite orders: the answers must agree.
+		x, err := ca.Charge(ctx, id, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.Charge(ctx, fmt.Sprintf("o-%d", n-1-i), 100); err != nil {
+			t.Fatal(err)
+		}
+		if !x.Approved {
+			declined++
+		}
+	}
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		x, _ := ca.Charge(ctx, id, 100)
+		y, _ := cb.Charge(ctx, id, 100)
+		if x.Approved != y.Approved {
+			t.Fatalf("order %s: providers with the same seed disagree", id)
+		}
+	}
+	// 0.3 of 400 = 120; a binomial sd is ~9, so 60..180 only fails if the
+	// hash is badly broken.
+	if declined < 60 || declined > 180 {
+		t.Fatalf("declined %d of %d at rate 0.3", declined, n)
+	}
+}
+
+func TestChargeIsIdempotentAndRefundable(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(NewServer(Config{Seed: 1}).Handler())
+	defer srv.Close()
+	c := NewClient(srv.URL, nil)
+	first, err := c.Charge(ctx, "o-1", 500)
+	if err != nil || !first.Approved {
+		t.Fatalf("charge = %+v, %v", first, err)
+	}
+	again, err := c.Charge(ctx, "o-1", 999)
+	if err != nil || again.Amount != 500 {
+		t.Fatalf("second charge = %+v, %v; want the first answer", again, err)
+	}
+	r, err := c.Refund(ctx, "o-1")
+	if err != nil || !r.Refunded {
+		t.Fatalf("refund = %+v, %v", r, err)
+	}
+	if _, err := c.Refund(ctx, "never-charged"); err == nil {
+		t.Fatal("refund of an unknown order succeeded")
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	srv := httptest.NewServer(NewServer(Config{}).Handler())
+	url := srv.URL
+	srv.Close()
+	_, err := NewClient(url, nil).Charge(context.Background(), "o-1", 1)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("charge against a closed server = %v, want ErrUnavailable", err)
+	}
+}
