@@ -143,3 +143,9 @@ func unit(seed int64, orderID string, stream byte) float64 {
 // ErrUnavailable is wrapped when the provider could not be reached or
 // answered with a server error: the caller may retry, the charge is unknown.
 var ErrUnavailable = errors.New("payment provider unavailable")
+
+// ServeConfig is what the runtime hands the PSP process.
+type ServeConfig struct {
+	Listen string `json:"listen"`
+	Config
+}

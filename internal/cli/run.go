@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edatestbed/testbed/internal/run"
+	"github.com/edatestbed/testbed/scenarios"
+)
+
+func runCmd(e env, args []string) int {
+	fs := flags(e, "run", `
+Usage: testbed run [flags] <scenario>
+
+Runs a scenario against every architecture it names (default: eda and
+monolith) at the same time, on the local runtime: each component is a child
+process of this binary on a loopback address, Kafka is an embedded
+three-node cluster. <scenario> is a file, or a name looked up as
+scenarios/<name>.yaml ('testbed list' shows them).
+
+What happens:
+  1. start every component and wait until each is healthy
+  2. warm-up: load is sent but not measured
+  3. measured period: the same open-model load (orders sent on schedule
+     whether or not earlier ones returned) goes to every architecture while
+     the fault timeline plays (e.g. inventory is SIGKILLed at 20 s)
+  4. drain: wait for accepted orders to finish (EDA backlogs)
+  5. write reports/<run-id>/: report.md, summary.json, per-second CSVs,
+     the scenario, every component's config, log and data
+
+Progress goes to stderr every --progress interval:
+  [  25s/80s load   ]  eda: sent 3000 ok 100.0% done  99.8%  monolith: sent 3000 ok  61.0%
+"ok" is the share of answered requests that were accepted, "done" the
+share of accepted orders that reached a terminal state.
+
+Ctrl-C stops the load, heals the faults, stops every process and still
+writes the report of what was measured, marked INTERRUPTED. A second
+Ctrl-C exits at once (child processes die with the testbed).
+`)
+	reports := fs.String("reports", "reports", "`directory` the run bundle is written under")
+	every := fs.Duration("progress", 5*time.Second, "progress line `interval` on stderr (0: none)")
+	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
+	rt := fs.String("runtime", "local", "runtime to run on; allowed: local")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "run: name exactly one scenario (a file or a name from 'testbed list')")
+		return 2
+	}
+	if *rt != "local" {
+		fmt.Fprintf(e.stderr, "run: unknown runtime %q; allowed: local\n", *rt)
+		return 2
+	}
+	sc, err := scenarios.Load(scenarioPath(fs.Arg(0)))
+	if err != nil {
+		printProblems(e, err)
+		return 1
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "run: find the testbed binary to start components from: %v\n", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// Restore default handling: a second Ctrl-C kills the testbed, and
+		// the kernel then kills its children (parent-death signal).
+		stop()
+		fmt.Fprintln(e.stderr, "\nstopping: healing faults, stopping components, writing what was measured (Ctrl-C again to exit at once)")
+	}()
+	res, err := run.Run(ctx, run.Options{
+		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
+		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
+	})
+	if res != nil {
+		printBrief(e, res)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "run %s: %v\n", sc.Name, err)
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		return 1
+	}
+	return 0
+}
+
+// scenarioPath turns a bare name into scenarios/<name>.yaml.
+func scenarioPath(arg string) string {
+	if strings.ContainsAny(arg, `/\`) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+		return arg
+	}
+	return filepath.Join("scenarios", arg+".yaml")
+}
+
+func printBrief(e env, res *run.Result) {
+	s := res.Summary
+	fmt.Fprintf(e.stdout, "\n%-10s %12s %14s %14s %14s %14s\n", "arch", "accepted", "accept p99", "complete p99", "accept down", "complete down")
+	for _, a := range s.Architectures {
+		fmt.Fprintf(e.stdout, "%-10s %11.2f%% %12.1fms %12.1fms %13.1f%% %13.1f%%\n",
+			a.Name, 100*float64(a.Accepted)/float64(max(a.Offered, 1)), a.AcceptLatency.P99, a.CompletionLatency.P99,
+			a.AcceptDowntimePct, a.CompletionDowntimePct)
+	}
+	fmt.Fprintf(e.stdout, "\nreport: %s\n", filepath.Join(res.Dir, "report.md"))
+}

@@ -1,0 +1,227 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// maxBody is how much of an answer Classify gets; the rest is read and
+// discarded so the connection can be reused.
+const maxBody = 64 << 10
+
+// Run sends the attack and returns a Record for every scheduled request. It
+// blocks until the warm-up and the measured period have been scheduled and
+// every request sent has been answered or has timed out. Cancelling ctx stops
+// the schedule; requests already sent still run to their answer or timeout,
+// and Run returns the partial Result with ctx.Err().
+func (a *Attacker) Run(ctx context.Context) (*Result, error) {
+	if !a.ran.CompareAndSwap(false, true) {
+		return nil, errors.New("run attack: attacker already ran")
+	}
+	if a.ownClient {
+		defer a.client.CloseIdleConnections()
+	}
+	t0 := time.Now()
+	a.started.Store(&t0)
+	r := &run{
+		a:       a,
+		t0:      t0,
+		records: make([]Record, a.total),
+		// Requests outlive a cancelled ctx: an answer that is on its way
+		// is a measurement, and Timeout already bounds the wait.
+		base: context.WithoutCancel(ctx),
+		jobs: make(chan job),
+	}
+	n := r.pace(ctx)
+	close(r.jobs)
+	r.wg.Wait()
+
+	covered := offset(a.cfg.Rate, n) - a.cfg.Warmup
+	res := &Result{
+		Start:    t0.Add(a.cfg.Warmup),
+		Rate:     a.cfg.Rate,
+		Warmup:   a.cfg.Warmup,
+		Duration: max(0, min(covered, a.cfg.Duration)),
+		Records:  r.records[:n],
+	}
+	if n < a.total {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+// run is the state of one Run. The pacer goroutine owns workers and fills
+// in the schedule fields of a Record before handing it to a worker, which
+// fills in the outcome; the channel handoff orders the two.
+type run struct {
+	a       *Attacker
+	t0      time.Time
+	records []Record
+	base    context.Context
+	jobs    chan job
+	wg      sync.WaitGroup
+	workers int
+}
+
+type job struct {
+	seq  uint64
+	due  time.Time
+	body []byte
+}
+
+// pace schedules requests at t0 + seq/rate until all are scheduled or ctx
+// is done, and returns how many it scheduled. When it wakes up late it sends
+// everything that is due at once, without moving the schedule.
+func (r *run) pace(ctx context.Context) uint64 {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for seq := uint64(0); seq < r.a.total; seq++ {
+		off := offset(r.a.cfg.Rate, seq)
+		due := r.t0.Add(off)
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return seq
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return seq
+			default:
+			}
+		}
+		r.fire(seq, off, due)
+	}
+	return r.a.total
+}
+
+// fire hands request seq to an idle worker, starts a worker when none is
+// idle, or drops the request when MaxInFlight are outstanding. Workers are
+// started on demand, as vegeta does, so a low rate against a fast system
+// keeps a handful of goroutines, and they are kept, so the grown stacks and
+// buffers of the HTTP path are reused instead of rebuilt per request.
+func (r *run) fire(seq uint64, off time.Duration, due time.Time) {
+	req := r.a.cfg.Next(seq)
+	rec := &r.records[seq]
+	rec.Seq = seq
+	rec.ID = req.ID
+	rec.Intended = off - r.a.cfg.Warmup
+	rec.Warmup = seq < r.a.warmupN
+	r.a.offered.Add(1)
+
+	// Only this goroutine increments inFlight, so the check cannot race
+	// past the cap.
+	if r.a.inFlight.Load() >= int64(r.a.cfg.MaxInFlight) {
+		rec.Kind = Dropped
+		rec.Latency = time.Since(due)
+		r.a.dropped.Add(1)
+		r.a.failed.Add(1)
+		return
+	}
+	r.a.inFlight.Add(1)
+	j := job{seq: seq, due: due, body: req.Body}
+	select {
+	case r.jobs <- j:
+		return
+	default:
+	}
+	if r.workers < r.a.cfg.MaxInFlight {
+		r.workers++
+		r.wg.Add(1)
+		go r.work(j)
+		return
+	}
+	// Every worker exists and fewer than MaxInFlight requests are out, so
+	// one worker has finished its request and is on its way back to the
+	// channel: this send waits for that, never for an answer.
+	r.jobs <- j
+}
+
+func (r *run) work(first job) {
+	defer r.wg.Done()
+	var buf bytes.Buffer
+	r.hit(&buf, first)
+	for j := range r.jobs {
+		r.hit(&buf, j)
+	}
+}
+
+// hit sends one request and records its outcome.
+func (r *run) hit(buf *bytes.Buffer, j job) {
+	defer r.a.inFlight.Add(-1)
+	rec := &r.records[j.seq]
+	status, body, fail := r.do(buf, j.body)
+	rec.Latency = time.Since(j.due)
+	rec.Status = status
+	if fail != 0 {
+		rec.Kind = fail
+		r.a.failed.Add(1)
+		return
+	}
+	out := r.classify(status, body)
+	if out.OrderID != "" {
+		rec.ID = out.OrderID
+	}
+	rec.Terminal = out.Terminal
+	if out.Accepted {
+		rec.Kind = Accepted
+		r.a.accepted.Add(1)
+		return
+	}
+	rec.Kind = Rejected
+	r.a.failed.Add(1)
+}
+
+// do posts body and reads the whole answer, keeping the first maxBody bytes
+// in buf when there is a Classify to give them to. fail is 0 on an answer.
+func (r *run) do(buf *bytes.Buffer, body []byte) (status int, answer []byte, fail Kind) {
+	ctx, cancel := context.WithTimeout(r.base, r.a.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.a.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, Error
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.a.client.Do(req)
+	if err != nil {
+		return 0, nil, failure(ctx, err)
+	}
+	defer resp.Body.Close()
+	buf.Reset()
+	if r.a.cfg.Classify != nil {
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
+			return resp.StatusCode, nil, failure(ctx, err)
+		}
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return resp.StatusCode, nil, failure(ctx, err)
+	}
+	return resp.StatusCode, buf.Bytes(), 0
+}
+
+// failure tells a timeout from other transport errors. The context check
+// covers errors that lost their cause on the way up; the net.Error check
+// covers a caller's Client with its own Timeout.
+func failure(ctx context.Context, err error) Kind {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) {
+		return Timeout
+	}
+	return Error
+}
+
+func (r *run) classify(status int, body []byte) Outcome {
+	if r.a.cfg.Classify != nil {
+		return r.a.cfg.Classify(status, body)
+	}
+	return Outcome{Accepted: status >= 200 && status < 300}
+}

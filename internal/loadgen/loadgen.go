@@ -1,0 +1,268 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// maxRecords bounds rate×(warmup+duration): every scheduled request gets a
+// Record allocated up front, and a typo in the rate should fail in New, not
+// exhaust memory in Run.
+const maxRecords = 1 << 31
+
+// Request is one request the pacer sends.
+type Request struct {
+	// ID identifies the order; it is the Record's ID unless the answer
+	// names another one.
+	ID string
+	// Body is sent as application/json.
+	Body []byte
+}
+
+// Outcome is how the caller classifies an answer.
+type Outcome struct {
+	// Accepted reports that the system took the order.
+	Accepted bool
+	// OrderID is the id the answer gives the order; empty means Request.ID.
+	OrderID string
+	// Terminal is the order's terminal state when the answer already carries
+	// it (the synchronous monolith answers "shipped" or "cancelled"); the
+	// completion time is then the answer time.
+	Terminal string
+}
+
+// Config describes one attack. Every field without a documented default is
+// required.
+type Config struct {
+	// URL is the POST target.
+	URL string
+	// Rate is the constant arrival rate in requests per second.
+	Rate float64
+	// Warmup is sent on schedule before the measured period; its records are
+	// kept with Warmup set and left out of every statistic.
+	Warmup time.Duration
+	// Duration is the measured period, starting after Warmup.
+	Duration time.Duration
+	// Timeout bounds each request from the moment it is sent.
+	Timeout time.Duration
+	// MaxInFlight caps concurrent requests. A request that falls due while
+	// the cap is reached is not sent and is recorded as Dropped: the pacer
+	// never slows down.
+	MaxInFlight int
+	// Next builds the seq-th request, seq counting from 0 and including the
+	// warm-up. It is called from the pacer goroutine in seq order, so it need
+	// not be safe for concurrent use, but its run time delays the schedule.
+	Next func(seq uint64) Request
+	// Classify classifies an answer. body holds at most the first 64 KiB and
+	// is only valid during the call. Nil means a 2xx status is accepted.
+	// It is called concurrently from many goroutines.
+	Classify func(status int, body []byte) Outcome
+	// Client sends the requests. Nil means a client of the Attacker's own
+	// with keep-alive, room for MaxInFlight idle connections to the host, no
+	// proxy and no redirects; its idle connections are closed when Run
+	// returns.
+	Client *http.Client
+}
+
+// Kind is how a scheduled request ended.
+type Kind uint8
+
+// The zero Kind is no outcome, so a Record that was never finished stands
+// out instead of passing for accepted.
+const (
+	// Accepted is an answer Classify accepted.
+	Accepted Kind = iota + 1
+	// Rejected is an answer Classify did not accept.
+	Rejected
+	// Timeout is a request that got no complete answer within Timeout.
+	Timeout
+	// Error is a transport failure: refused connection, reset, bad answer.
+	Error
+	// Dropped is a request that was due while MaxInFlight requests were
+	// outstanding and was therefore never sent.
+	Dropped
+)
+
+// String returns the kind's lowercase name.
+func (k Kind) String() string {
+	switch k {
+	case Accepted:
+		return "accepted"
+	case Rejected:
+		return "rejected"
+	case Timeout:
+		return "timeout"
+	case Error:
+		return "error"
+	case Dropped:
+		return "dropped"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Record is what happened to one scheduled request. Fields are ordered to
+// keep it at 72 bytes, because a long run keeps millions of them.
+type Record struct {
+	Seq uint64
+	// ID is Outcome.OrderID, or Request.ID when the answer named none.
+	ID string
+	// Terminal is Outcome.Terminal.
+	Terminal string
+	// Intended is the scheduled send time as an offset from the start of the
+	// measured period; negative during the warm-up.
+	Intended time.Duration
+	// Latency runs from the intended time to the complete answer, or to the
+	// failure, so it includes any delay before the request was sent.
+	Latency time.Duration
+	// Status is the HTTP status, 0 when there was no answer.
+	Status int
+	Kind   Kind
+	Warmup bool
+}
+
+// Snapshot is the progress of a running attack.
+type Snapshot struct {
+	// Elapsed is the time since the start of the measured period; negative
+	// during the warm-up, zero before Run.
+	Elapsed time.Duration
+	// Offered counts scheduled requests, warm-up included, dropped included.
+	Offered int64
+	// Accepted counts accepted answers.
+	Accepted int64
+	// Failed counts rejected, timed-out, failed and dropped requests.
+	Failed int64
+	// Dropped is the part of Failed that was never sent.
+	Dropped int64
+	// InFlight counts requests sent and not yet answered.
+	InFlight int64
+}
+
+// Attacker runs one attack. It is used once: Run fails when called again.
+type Attacker struct {
+	cfg       Config
+	client    *http.Client
+	ownClient bool
+	warmupN   uint64 // requests scheduled before the measured period
+	total     uint64 // requests scheduled in all
+
+	ran      atomic.Bool
+	started  atomic.Pointer[time.Time]
+	offered  atomic.Int64
+	accepted atomic.Int64
+	failed   atomic.Int64
+	dropped  atomic.Int64
+	inFlight atomic.Int64
+}
+
+// New checks cfg and returns an Attacker for it. Every problem with cfg is
+// reported, joined in one error.
+func New(cfg Config) (*Attacker, error) {
+	if err := validate(cfg); err != nil {
+		return nil, fmt.Errorf("new attacker: %w", err)
+	}
+	a := &Attacker{
+		cfg:     cfg,
+		client:  cfg.Client,
+		warmupN: count(cfg.Rate, cfg.Warmup),
+		total:   count(cfg.Rate, cfg.Warmup+cfg.Duration),
+	}
+	if a.client == nil {
+		a.client = newClient(cfg.Timeout, cfg.MaxInFlight)
+		a.ownClient = true
+	}
+	return a, nil
+}
+
+func validate(cfg Config) error {
+	var errs []error
+	if u, err := url.Parse(cfg.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("url %q: want an absolute http or https URL", cfg.URL))
+	}
+	rateOK := cfg.Rate > 0 && !math.IsInf(cfg.Rate, 0)
+	if !rateOK {
+		errs = append(errs, fmt.Errorf("rate %v: want a finite number > 0", cfg.Rate))
+	}
+	if cfg.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("warmup %v: want >= 0", cfg.Warmup))
+	}
+	if cfg.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration %v: want > 0", cfg.Duration))
+	}
+	if cfg.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout %v: want > 0", cfg.Timeout))
+	}
+	if cfg.MaxInFlight <= 0 {
+		errs = append(errs, fmt.Errorf("max in flight %d: want > 0", cfg.MaxInFlight))
+	}
+	if cfg.Next == nil {
+		errs = append(errs, errors.New("next: want a request builder, got nil"))
+	}
+	if rateOK && cfg.Warmup >= 0 && cfg.Duration > 0 {
+		span := cfg.Warmup + cfg.Duration
+		if span < 0 || cfg.Rate*span.Seconds() >= maxRecords {
+			errs = append(errs, fmt.Errorf("rate %v over %v: more than %d requests", cfg.Rate, span, maxRecords))
+		} else if count(cfg.Rate, span) == count(cfg.Rate, cfg.Warmup) {
+			errs = append(errs, fmt.Errorf("rate %v over duration %v: no request falls in the measured period", cfg.Rate, cfg.Duration))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// offset is the scheduled time of request seq from the start of the warm-up.
+// It is computed from seq alone so that lateness never accumulates.
+func offset(rate float64, seq uint64) time.Duration {
+	return time.Duration(math.Round(float64(seq) * 1e9 / rate))
+}
+
+// count is the number of requests whose offset falls before d. A product
+// within float noise of an integer is that integer, so 1000/s over 300 ms is
+// 300 requests, not 301.
+func count(rate float64, d time.Duration) uint64 {
+	x := rate * float64(d) / 1e9
+	if r := math.Round(x); math.Abs(x-r) < 1e-6 {
+		return uint64(r)
+	}
+	return uint64(math.Ceil(x))
+}
+
+// newClient is tuned for many concurrent POSTs to one host: every in-flight
+// request can park its connection for reuse, proxies from the environment
+// would put a foreign hop in the measurement, and a redirect is an answer to
+// classify, not something to follow.
+func newClient(timeout time.Duration, maxInFlight int) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext:         dialer.DialContext,
+			MaxIdleConnsPerHost: maxInFlight,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Snapshot returns the attack's progress so far. It is safe to call while
+// Run is running.
+func (a *Attacker) Snapshot() Snapshot {
+	s := Snapshot{
+		Offered:  a.offered.Load(),
+		Accepted: a.accepted.Load(),
+		Failed:   a.failed.Load(),
+		Dropped:  a.dropped.Load(),
+		InFlight: a.inFlight.Load(),
+	}
+	if t0 := a.started.Load(); t0 != nil {
+		s.Elapsed = time.Since(*t0) - a.cfg.Warmup
+	}
+	return s
+}

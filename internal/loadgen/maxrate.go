@@ -1,0 +1,127 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Search parameters of MaxRate.
+const (
+	// sustainShare is the share of the requested rate that must be answered.
+	sustainShare = 0.99
+	// resolution stops the bisection once the bracket is this narrow,
+	// relative to its upper end.
+	resolution = 0.02
+	// maxBisections bounds the search when no rate is sustained at all.
+	maxBisections = 8
+	// minProbe is the fewest measured requests a probe may schedule;
+	// below that one late answer decides the verdict.
+	minProbe = 10
+	// rateCeiling ends the doubling against a target nothing saturates.
+	rateCeiling = 1e7
+	// probeInFlight caps each probe's concurrency and connections.
+	probeInFlight = 1024
+)
+
+// MaxRate searches for the highest rate at which this process can drive url:
+// it doubles the rate from start until a probe fails, then bisects. Each
+// probe attacks url for step after a warm-up of step/5 and passes when no
+// measured request timed out, failed or was dropped and the answers (of any
+// status) received during the measured period reach 99% of the requested
+// rate, less one request of slack. Answers are counted by arrival, so a
+// pacer that falls behind or a target that queues fails the probe even when
+// every request is eventually answered. Probes POST {} as JSON, so any URL
+// that answers quickly will do, whether it accepts the body or not. On an
+// error, including a cancelled ctx, MaxRate returns the highest rate
+// sustained so far.
+func MaxRate(ctx context.Context, url string, start float64, step time.Duration) (float64, error) {
+	if !(start > 0 && start <= rateCeiling) {
+		return 0, fmt.Errorf("max rate: start %v: want a rate in (0, %.0f]", start, float64(rateCeiling))
+	}
+	if step <= 0 {
+		return 0, fmt.Errorf("max rate: step %v: want > 0", step)
+	}
+	// One client for every probe, so each one starts on warm connections.
+	client := newClient(step, probeInFlight)
+	defer client.CloseIdleConnections()
+	body := []byte("{}")
+	probe := func(rate float64) (bool, error) {
+		a, err := New(Config{
+			URL:         url,
+			Rate:        rate,
+			Warmup:      step / 5,
+			Duration:    step,
+			Timeout:     step,
+			MaxInFlight: probeInFlight,
+			Next: func(seq uint64) Request {
+				return Request{ID: strconv.FormatUint(seq, 10), Body: body}
+			},
+			Client: client,
+		})
+		if err != nil {
+			return false, err
+		}
+		res, err := a.Run(ctx)
+		if err != nil {
+			return false, err
+		}
+		return sustained(res), nil
+	}
+
+	lo, hi := 0.0, 0.0
+	for rate := start; hi == 0; rate *= 2 {
+		if rate > rateCeiling {
+			return lo, nil
+		}
+		ok, err := probe(rate)
+		if err != nil {
+			return lo, fmt.Errorf("max rate: probe %.1f/s: %w", rate, err)
+		}
+		if ok {
+			lo = rate
+		} else {
+			hi = rate
+		}
+	}
+	for i := 0; i < maxBisections && hi-lo > resolution*hi; i++ {
+		mid := (lo + hi) / 2
+		if mid*step.Seconds() < minProbe {
+			break
+		}
+		ok, err := probe(mid)
+		if err != nil {
+			return lo, fmt.Errorf("max rate: probe %.1f/s: %w", mid, err)
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return 0, fmt.Errorf("max rate: %s: no rate sustained, lowest tried %.1f/s", url, hi)
+	}
+	return lo, nil
+}
+
+// sustained reports whether a probe kept up with its rate; see MaxRate.
+func sustained(res *Result) bool {
+	var answered int
+	for i := range res.Records {
+		rec := &res.Records[i]
+		switch rec.Kind {
+		case Accepted, Rejected:
+			if at := rec.Intended + rec.Latency; at >= 0 && at < res.Duration {
+				answered++
+			}
+		default:
+			if !rec.Warmup {
+				return false
+			}
+		}
+	}
+	secs := res.Duration.Seconds()
+	return float64(answered)/secs >= sustainShare*res.Rate-1/secs
+}

@@ -1,0 +1,64 @@
+package loadgen
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestMaxRate(t *testing.T) {
+	// One request at a time, each taking at least 5 ms: 200/s at most,
+	// whatever the machine.
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}))
+	defer srv.Close()
+
+	// A low start and a long step give the first probe 40 ms of slack, so
+	// a busy machine does not fail it.
+	const step = 400 * time.Millisecond
+	rate, err := MaxRate(t.Context(), srv.URL, 25, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A probe passes with 0.99×rate×0.4 - 1 answers in its 400 ms, and the
+	// server gives at most 81: no rate above 207/s passes.
+	t.Logf("max rate %.1f/s", rate)
+	if rate < 25 || rate > 207 {
+		t.Errorf("max rate %.1f/s, want in [25, 207]", rate)
+	}
+}
+
+func TestMaxRateFails(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	closed := srv.URL
+	srv.Close()
+
+	tests := []struct {
+		name  string
+		url   string
+		start float64
+		step  time.Duration
+		want  string
+	}{
+		{"refused", closed, 100, 100 * time.Millisecond, "no rate sustained"},
+		{"bad url", "not a url", 100, 100 * time.Millisecond, "url"},
+		{"zero start", closed, 0, time.Second, "start"},
+		{"zero step", closed, 100, 0, "step"},
+		{"start beyond ceiling", closed, 1e9, time.Second, "start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rate, err := MaxRate(t.Context(), tt.url, tt.start, tt.step)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || rate != 0 {
+				t.Errorf("MaxRate = %v, %v; want 0 and an error about %q", rate, err, tt.want)
+			}
+		})
+	}
+}

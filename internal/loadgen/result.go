@@ -1,0 +1,203 @@
+package loadgen
+
+import (
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram range: 1 µs to 5 min at 3 significant figures. Values outside
+// are clamped to the range so that an outlier shows as the maximum instead
+// of vanishing.
+const (
+	histMin = 1
+	histMax = int64(5 * time.Minute / time.Microsecond)
+	histSig = 3
+)
+
+// Result is what Run measured.
+type Result struct {
+	// Start is the wall-clock start of the measured period, after the
+	// warm-up; Record.Intended is an offset from it.
+	Start time.Time
+	// Rate, Warmup are the attack's configuration.
+	Rate   float64
+	Warmup time.Duration
+	// Duration is the part of the measured period that was scheduled: the
+	// configured duration, or less when Run was cancelled.
+	Duration time.Duration
+	// Records holds every scheduled request, sorted by Seq, warm-up
+	// included.
+	Records []Record
+}
+
+// Bucket is one second of the measured period, by intended send time.
+type Bucket struct {
+	// T is the bucket's start as an offset from Result.Start.
+	T time.Duration
+	// Offered counts the requests scheduled in this second.
+	Offered int64
+	// Accepted counts those the system accepted.
+	Accepted int64
+	// Failed counts the rest: Rejected + Timeout + Error + Dropped, which
+	// split it by Kind.
+	Failed   int64
+	Rejected int64
+	Timeout  int64
+	Error    int64
+	Dropped  int64
+}
+
+// Seconds returns one Bucket per second of the measured period, the last
+// one partial when Duration is not a whole number of seconds. Warm-up
+// requests are left out.
+func (r *Result) Seconds() []Bucket {
+	b := make([]Bucket, r.seconds())
+	for i := range b {
+		b[i].T = time.Duration(i) * time.Second
+	}
+	for i := range r.Records {
+		rec := &r.Records[i]
+		s, ok := r.second(rec)
+		if !ok {
+			continue
+		}
+		bk := &b[s]
+		bk.Offered++
+		switch rec.Kind {
+		case Accepted:
+			bk.Accepted++
+			continue
+		case Rejected:
+			bk.Rejected++
+		case Timeout:
+			bk.Timeout++
+		case Error:
+			bk.Error++
+		case Dropped:
+			bk.Dropped++
+		}
+		bk.Failed++
+	}
+	return b
+}
+
+// AcceptLatency returns the latency of the accepted requests of the
+// measured period, in microseconds.
+func (r *Result) AcceptLatency() *hdrhistogram.Histogram {
+	h := newHistogram()
+	for i := range r.Records {
+		rec := &r.Records[i]
+		if _, ok := r.second(rec); ok && rec.Kind == Accepted {
+			record(h, rec.Latency)
+		}
+	}
+	return h
+}
+
+// Completion is when and how an order reached a terminal state, as observed
+// outside the load generator (for instance on Kafka).
+type Completion struct {
+	At    time.Time
+	State string
+}
+
+// CompletionBucket is one second of the measured period, by intended send
+// time.
+type CompletionBucket struct {
+	// T is the bucket's start as an offset from Result.Start.
+	T time.Duration
+	// Completed counts the requests of this second whose order reached a
+	// terminal state.
+	Completed int64
+	// CompletedInDeadline is the part of Completed that did so within the
+	// deadline from its intended send time.
+	CompletedInDeadline int64
+}
+
+// Completions is the end-to-end view of the measured period.
+type Completions struct {
+	Seconds []CompletionBucket
+	// Latency runs from intended send time to terminal state, in
+	// microseconds.
+	Latency *hdrhistogram.Histogram
+	// Completed counts orders that reached a terminal state, InDeadline
+	// those that did within the deadline.
+	Completed, InDeadline int64
+	// Unfinished counts accepted orders that never reached one.
+	Unfinished int64
+	// States counts completed orders by terminal state.
+	States map[string]int64
+	// Last is the latest terminal time among them; zero when none.
+	Last time.Time
+}
+
+// Complete joins the measured requests with done, which maps an order id to
+// when it reached a terminal state. A Record whose answer carried Terminal
+// completes at its answer time whatever done says. Requests that timed out
+// or failed are joined too, because the system may have taken the order
+// even though the answer never arrived; dropped requests were never sent and
+// are not. Ids in done that match no measured request are ignored. A
+// deadline <= 0 puts every completion within the deadline.
+func (r *Result) Complete(done map[string]Completion, deadline time.Duration) Completions {
+	c := Completions{
+		Seconds: make([]CompletionBucket, r.seconds()),
+		Latency: newHistogram(),
+		States:  make(map[string]int64),
+	}
+	for i := range c.Seconds {
+		c.Seconds[i].T = time.Duration(i) * time.Second
+	}
+	for i := range r.Records {
+		rec := &r.Records[i]
+		s, ok := r.second(rec)
+		if !ok || rec.Kind == Dropped {
+			continue
+		}
+		intended := r.Start.Add(rec.Intended)
+		var fin Completion
+		if rec.Terminal != "" {
+			fin = Completion{At: intended.Add(rec.Latency), State: rec.Terminal}
+		} else if fin, ok = done[rec.ID]; !ok {
+			if rec.Kind == Accepted {
+				c.Unfinished++
+			}
+			continue
+		}
+		lat := fin.At.Sub(intended)
+		record(c.Latency, lat)
+		c.Completed++
+		c.Seconds[s].Completed++
+		if deadline <= 0 || lat <= deadline {
+			c.InDeadline++
+			c.Seconds[s].CompletedInDeadline++
+		}
+		c.States[fin.State]++
+		if fin.At.After(c.Last) {
+			c.Last = fin.At
+		}
+	}
+	return c
+}
+
+func (r *Result) seconds() int {
+	return int((r.Duration + time.Second - 1) / time.Second)
+}
+
+// second is the index of the measured second rec was scheduled in; ok is
+// false for the warm-up.
+func (r *Result) second(rec *Record) (int, bool) {
+	if rec.Warmup || rec.Intended < 0 || rec.Intended >= r.Duration {
+		return 0, false
+	}
+	return int(rec.Intended / time.Second), true
+}
+
+func newHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMin, histMax, histSig)
+}
+
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	// The value is clamped into range, so RecordValue cannot fail.
+	_ = h.RecordValue(min(max(d.Microseconds(), histMin), histMax))
+}

@@ -1,0 +1,314 @@
+// Package run is the orchestrator of one scenario: start every architecture,
+// warm up, drive the same load through all of them while the fault timeline
+// plays, drain, then turn what was measured into the run bundle.
+package run
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/edatestbed/testbed/internal/broker"
+	"github.com/edatestbed/testbed/internal/loadgen"
+	"github.com/edatestbed/testbed/internal/report"
+	"github.com/edatestbed/testbed/internal/runtime/local"
+	"github.com/edatestbed/testbed/scenarios"
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/eda"
+	"github.com/edatestbed/testbed/system/store"
+)
+
+// Options configure a run.
+type Options struct {
+	Scenario   *scenarios.Scenario
+	ReportsDir string    // the bundle goes to ReportsDir/<run id>
+	Binary     string    // testbed binary the components run from
+	Progress   io.Writer // progress lines; nil for none
+	Every      time.Duration
+	Version    string
+	Commit     string
+	// ReadyTimeout bounds each component's start.
+	ReadyTimeout time.Duration
+}
+
+// Result is where the bundle went and what it says.
+type Result struct {
+	Dir     string
+	Summary *report.Summary
+}
+
+// archRun is one architecture during the run.
+type archRun struct {
+	plan     plan
+	attacker *loadgen.Attacker
+	result   *loadgen.Result
+
+	mu   sync.Mutex
+	done map[string]loadgen.Completion
+}
+
+func (a *archRun) complete(t eda.Terminal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.done[t.OrderID]; !ok {
+		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State)}
+	}
+}
+
+func (a *archRun) completed() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.done)
+}
+
+// Run executes the scenario and writes its bundle. When ctx is cancelled
+// mid-run it stops the load, heals the faults, tears everything down and
+// still writes what was measured, marked as interrupted.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	sc := opt.Scenario
+	started := time.Now()
+	id := started.UTC().Format("20060102-150405") + "-" + sc.Name
+	dir := filepath.Join(opt.ReportsDir, id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create run bundle: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), sc.Raw, 0o644); err != nil {
+		return nil, fmt.Errorf("copy scenario into bundle: %w", err)
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	fmt.Fprintf(progress, "run %s: %s\n", id, dir)
+
+	rt := local.New(opt.Binary, opt.ReadyTimeout)
+	defer func() {
+		if err := rt.Close(5 * time.Second); err != nil {
+			fmt.Fprintf(progress, "teardown: %v\n", err)
+		}
+	}()
+
+	archs, err := start(ctx, rt, sc, dir, progress)
+	if err != nil {
+		return nil, err
+	}
+
+	// Terminal events of event-driven architectures are observed on Kafka
+	// from before the first order until the drain ends.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	var watchers sync.WaitGroup
+	watchErr := make(chan error, len(archs))
+	for _, a := range archs {
+		if a.plan.synchronous {
+			continue
+		}
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			if err := eda.Watch(watchCtx, a.plan.brokers, a.complete); err != nil {
+				watchErr <- fmt.Errorf("%s: %w", a.plan.arch, err)
+			}
+		}()
+	}
+
+	cat, err := domain.NewCatalog(planner{sc: sc}.catalog())
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range archs {
+		a.attacker, err = loadgen.New(loadgen.Config{
+			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
+			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight,
+			Next:     orders(cat),
+			Classify: classify(a.plan.synchronous),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("configure load for %s: %w", a.plan.arch, err)
+		}
+	}
+
+	loadStart := time.Now()
+	measuredStart := loadStart.Add(sc.Load.Warmup.D())
+	tl := newTimeline(sc, archs, rt)
+	defer func() {
+		heal, cancel := context.WithTimeout(context.Background(), opt.ReadyTimeout)
+		defer cancel()
+		if err := tl.healAll(heal); err != nil {
+			fmt.Fprintf(progress, "heal at teardown: %v\n", err)
+		}
+	}()
+	tlCtx, stopTimeline := context.WithCancel(ctx)
+	tlDone := make(chan error, 1)
+	go func() { tlDone <- tl.play(tlCtx, measuredStart, progress) }()
+
+	stopProgress := reportProgress(progress, opt.Every, loadStart, sc, archs, tl)
+	var load sync.WaitGroup
+	loadErrs := make([]error, len(archs))
+	for i, a := range archs {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			a.result, loadErrs[i] = a.attacker.Run(ctx)
+		}()
+	}
+	load.Wait()
+	interrupted := ctx.Err() != nil
+	if !interrupted {
+		drain(ctx, sc.Load.Drain.D(), archs, progress)
+		interrupted = ctx.Err() != nil
+	}
+	stopProgress()
+	stopTimeline()
+	timelineErr := <-tlDone
+	stopWatch()
+	watchers.Wait()
+	close(watchErr)
+
+	var runErrs []error
+	for i, err := range loadErrs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			runErrs = append(runErrs, fmt.Errorf("load on %s: %w", archs[i].plan.arch, err))
+		}
+	}
+	for err := range watchErr {
+		runErrs = append(runErrs, fmt.Errorf("watch terminal events: %w", err))
+	}
+	if timelineErr != nil && !errors.Is(timelineErr, context.Canceled) {
+		runErrs = append(runErrs, timelineErr)
+	}
+
+	s := summarize(sc, id, started, archs, tl, opt)
+	if interrupted {
+		s.Limits = append([]string{"INTERRUPTED: the run was stopped before its end; the figures cover only what was measured until then."}, s.Limits...)
+	}
+	if err := report.WriteBundle(dir, s); err != nil {
+		return nil, errors.Join(append(runErrs, err)...)
+	}
+	res := &Result{Dir: dir, Summary: s}
+	if interrupted {
+		return res, errors.Join(append(runErrs, ctx.Err())...)
+	}
+	return res, errors.Join(runErrs...)
+}
+
+// start lays out and starts every architecture of the scenario.
+func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
+	var archs []*archRun
+	for i, name := range sc.Architectures {
+		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc}
+		var pl plan
+		var err error
+		switch name {
+		case scenarios.ArchitectureEDA:
+			pl, err = p.eda()
+		case scenarios.ArchitectureMonolith:
+			pl, err = p.monolith()
+		default:
+			err = fmt.Errorf("architecture %q is not implemented; allowed: %v", name, scenarios.ArchitectureNames())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", name, err)
+		}
+		t0 := time.Now()
+		for _, c := range pl.components {
+			if err := rt.Start(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(progress, "%s: %d components ready on %s in %v\n", name, len(pl.components), p.host, time.Since(t0).Round(time.Millisecond))
+		archs = append(archs, &archRun{plan: pl, done: map[string]loadgen.Completion{}})
+	}
+	return archs, nil
+}
+
+// orders builds the seq-th order of the run, identical for every
+// architecture.
+func orders(cat *domain.Catalog) func(uint64) loadgen.Request {
+	return func(seq uint64) loadgen.Request {
+		o := cat.Order("o-", seq)
+		b, _ := json.Marshal(o) // plain structs of strings and ints cannot fail to encode
+		return loadgen.Request{ID: o.ID, Body: b}
+	}
+}
+
+// classify reads an architecture's answer: the monolith answers 200 with
+// the terminal state, order-api answers 202 once the order is durable.
+func classify(synchronous bool) func(int, []byte) loadgen.Outcome {
+	return func(status int, body []byte) loadgen.Outcome {
+		if synchronous {
+			var o struct {
+				ID    string       `json:"id"`
+				State domain.State `json:"state"`
+			}
+			if status != 200 || json.Unmarshal(body, &o) != nil || !o.State.Terminal() {
+				return loadgen.Outcome{}
+			}
+			return loadgen.Outcome{Accepted: true, OrderID: o.ID, Terminal: string(o.State)}
+		}
+		return loadgen.Outcome{Accepted: status == 202}
+	}
+}
+
+// drain waits, at most d, until every order the event-driven architectures
+// accepted has reached a terminal state.
+func drain(ctx context.Context, d time.Duration, archs []*archRun, progress io.Writer) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := 0
+		for _, a := range archs {
+			pending += a.unfinished()
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			fmt.Fprintf(progress, "drain: %v elapsed with %d accepted orders not finished\n", d, pending)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// unfinished counts accepted orders without a terminal state yet.
+func (a *archRun) unfinished() int {
+	if a.plan.synchronous {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, rec := range a.result.Records {
+		if _, ok := a.done[rec.ID]; rec.Kind == loadgen.Accepted && !ok {
+			n++
+		}
+	}
+	return n
+}
+
+func provenance(opt Options) report.Provenance {
+	return report.Provenance{
+		Version: opt.Version, Commit: opt.Commit, Runtime: local.Name, Broker: broker.Implementation,
+		Database: store.Driver, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
+	}
+}
+
+func sha(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

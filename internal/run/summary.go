@@ -1,0 +1,101 @@
+package run
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/edatestbed/testbed/internal/report"
+	"github.com/edatestbed/testbed/scenarios"
+)
+
+// limits of the local runtime, stated in every report it produces.
+var localLimits = []string{
+	"Broker: kfake keeps one copy of each partition inside the broker process; its three nodes are listeners and leaders over shared state, so there is no replica lag, ISR shrink or unclean election. The docker runtime with real Kafka is the high-fidelity mode.",
+	"All processes share one machine and its CPUs with the load generator; absolute latencies and throughput are this machine's, the comparison between architectures is what carries over.",
+	"EDA completion is observed by the testbed's own Kafka consumer; the time includes the last event's trip to that consumer.",
+}
+
+func summarize(sc *scenarios.Scenario, id string, started time.Time, archs []*archRun, tl *timeline, opt Options) *report.Summary {
+	s := &report.Summary{
+		SchemaVersion: report.SchemaVersion,
+		RunID:         id,
+		Scenario:      sc.Name,
+		Description:   sc.Description,
+		ScenarioFile:  sc.Path,
+		ScenarioSHA:   sha(sc.Raw),
+		ComparesTo:    sc.ComparesTo,
+		Seed:          sc.Seed,
+		Started:       started.UTC(),
+		Ended:         time.Now().UTC(),
+		Provenance:    provenance(opt),
+		Load: report.Load{
+			Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(), Drain: sc.Load.Drain.D(),
+			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight,
+		},
+		SLO:    report.SLO{SuccessRatio: sc.SLO.SuccessRatio, CompletionDeadline: sc.SLO.CompletionDeadline.D()},
+		Faults: tl.report(),
+		Limits: append([]string(nil), localLimits...),
+	}
+	for _, a := range archs {
+		if a.result == nil {
+			continue
+		}
+		s.Architectures = append(s.Architectures, a.summarize(sc, tl, s.SLO))
+	}
+	return s
+}
+
+func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO) report.Arch {
+	r := a.result
+	a.mu.Lock()
+	comp := r.Complete(a.done, slo.CompletionDeadline)
+	a.mu.Unlock()
+	out := report.Arch{
+		Name:                a.plan.arch,
+		Completed:           comp.Completed,
+		CompletedInDeadline: comp.InDeadline,
+		Unfinished:          comp.Unfinished,
+		Shipped:             comp.States["shipped"],
+		Cancelled:           comp.States["cancelled"],
+		AcceptLatency:       latency(r.AcceptLatency()),
+		CompletionLatency:   latency(comp.Latency),
+	}
+	end := r.Start.Add(r.Duration)
+	if comp.Last.After(end) {
+		out.LastCompletion = comp.Last.Sub(end)
+	}
+	for i, b := range r.Seconds() {
+		out.Offered += b.Offered
+		out.Accepted += b.Accepted
+		out.Failed += b.Failed
+		out.Dropped += b.Dropped
+		sec := report.Second{
+			T: int(b.T / time.Second), Offered: b.Offered, Accepted: b.Accepted, Failed: b.Failed,
+			FaultActive: tl.windowActive(a.plan.arch, r.Start.Add(b.T), r.Start.Add(b.T+time.Second)),
+		}
+		if i < len(comp.Seconds) {
+			sec.Completed = comp.Seconds[i].Completed
+			sec.CompletedInDeadline = comp.Seconds[i].CompletedInDeadline
+		}
+		out.Seconds = append(out.Seconds, sec)
+	}
+	report.Derive(&out, slo, r.Duration)
+	return out
+}
+
+// latency reads a microsecond histogram into milliseconds.
+func latency(h *hdrhistogram.Histogram) report.Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return report.Latency{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return report.Latency{
+		Count: h.TotalCount(),
+		Mean:  h.Mean() / 1000,
+		P50:   ms(h.ValueAtQuantile(50)),
+		P95:   ms(h.ValueAtQuantile(95)),
+		P99:   ms(h.ValueAtQuantile(99)),
+		Max:   ms(h.Max()),
+	}
+}

@@ -1,0 +1,240 @@
+// Package local is the zero-setup runtime: every component is a child
+// process of the testbed binary (`testbed serve <component>`) on a loopback
+// address, in its own process group so that it, and anything it spawned,
+// can be killed at once and nothing outlives the run.
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Name of this runtime in reports.
+const Name = "local (child processes on loopback)"
+
+// Spec says how to run one component.
+type Spec struct {
+	Name   string   // unique in the runtime, e.g. "eda/inventory"
+	Args   []string // arguments to the testbed binary
+	Health string   // URL answering 2xx once the component is ready
+	Log    string   // file its stdout and stderr are appended to
+}
+
+// Runtime owns the child processes of a run.
+type Runtime struct {
+	bin   string
+	ready time.Duration
+
+	mu    sync.Mutex
+	procs map[string]*proc
+}
+
+type proc struct {
+	spec   Spec
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has been reaped
+	err    error         // exit status, valid after exited is closed
+}
+
+// New returns a runtime that starts components from the binary bin and
+// gives each up to ready to become healthy.
+func New(bin string, ready time.Duration) *Runtime {
+	return &Runtime{bin: bin, ready: ready, procs: make(map[string]*proc)}
+}
+
+// Start runs spec and returns once its health check passes, or with an error
+// that carries the end of its log when it dies or stays unhealthy.
+func (r *Runtime) Start(ctx context.Context, spec Spec) error {
+	r.mu.Lock()
+	if p, ok := r.procs[spec.Name]; ok && !p.done() {
+		r.mu.Unlock()
+		return fmt.Errorf("start %s: already running as pid %d", spec.Name, p.cmd.Process.Pid)
+	}
+	r.mu.Unlock()
+
+	logf, err := os.OpenFile(spec.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("start %s: open log: %w", spec.Name, err)
+	}
+	cmd := exec.Command(r.bin, spec.Args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", spec.Name, err)
+	}
+	p := &proc{spec: spec, cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	r.mu.Lock()
+	r.procs[spec.Name] = p
+	r.mu.Unlock()
+
+	if err := r.awaitHealthy(ctx, p); err != nil {
+		killGroup(p)
+		<-p.exited
+		return fmt.Errorf("start %s: %w%s", spec.Name, err, tail(spec.Log))
+	}
+	return nil
+}
+
+func (r *Runtime) awaitHealthy(ctx context.Context, p *proc) error {
+	ctx, cancel := context.WithTimeout(ctx, r.ready)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	last := errors.New("no answer yet")
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.spec.Health, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+			last = fmt.Errorf("health check answered %s", resp.Status)
+		} else {
+			last = err
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("exited before it was ready (%v)", p.err)
+		case <-ctx.Done():
+			return fmt.Errorf("not healthy within %v: %v", r.ready, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// Kill sends SIGKILL to the component's process group, as a crash would,
+// and returns the pid it killed once the process is gone.
+func (r *Runtime) Kill(name string) (int, error) {
+	r.mu.Lock()
+	p, ok := r.procs[name]
+	r.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("kill %s: no such component", name)
+	}
+	if p.done() {
+		return 0, fmt.Errorf("kill %s: not running (%v)", name, p.err)
+	}
+	killGroup(p)
+	<-p.exited
+	return p.cmd.Process.Pid, nil
+}
+
+// Restart starts a stopped component again with its original spec.
+func (r *Runtime) Restart(ctx context.Context, name string) error {
+	r.mu.Lock()
+	p, ok := r.procs[name]
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("restart %s: no such component", name)
+	}
+	return r.Start(ctx, p.spec)
+}
+
+// PID of a running component, 0 when it is not running.
+func (r *Runtime) PID(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.procs[name]; ok && !p.done() {
+		return p.cmd.Process.Pid
+	}
+	return 0
+}
+
+// Close stops every component: SIGTERM to each process group, SIGKILL to
+// whatever is still there after grace.
+func (r *Runtime) Close(grace time.Duration) error {
+	r.mu.Lock()
+	procs := make([]*proc, 0, len(r.procs))
+	for _, p := range r.procs {
+		procs = append(procs, p)
+	}
+	r.mu.Unlock()
+	for _, p := range procs {
+		if !p.done() {
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	var errs []error
+	for _, p := range procs {
+		select {
+		case <-p.exited:
+		case <-deadline.C:
+			// Past the grace period every remaining wait gets SIGKILL at once.
+			deadline.Reset(0)
+			killGroup(p)
+			<-p.exited
+			errs = append(errs, fmt.Errorf("%s ignored SIGTERM for %v and was killed", p.spec.Name, grace))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *proc) done() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func killGroup(p *proc) {
+	// The negative pid addresses the process group the child leads.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// tail returns the last lines of a log, to put the cause of a failed start
+// into the error a user sees.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return fmt.Sprintf("\nlast lines of %s:\n  %s", path, bytes.Join(lines, []byte("\n  ")))
+}
+
+// FreeAddr returns host:port with a port that was free a moment ago.
+func FreeAddr(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("find a free port on %s: %w", host, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// LoopbackHost returns 127.0.0.<n> when this machine can listen there,
+// giving each architecture an address of its own, and 127.0.0.1 otherwise
+// (macOS only configures that one).
+func LoopbackHost(n int) string {
+	host := fmt.Sprintf("127.0.0.%d", n)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "127.0.0.1"
+	}
+	ln.Close()
+	return host
+}
