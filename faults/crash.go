@@ -25,10 +25,9 @@ type ServiceCrash struct {
 	component string
 	restart   string
 
-	mu      sync.Mutex
-	down    bool
-	killed  int
-	healErr error
+	mu     sync.Mutex
+	down   bool
+	killed int
 }
 
 // NewServiceCrash returns a crash of component under restart policy.

@@ -25,18 +25,28 @@ const (
 	probeInFlight = 1024
 )
 
-// MaxRate searches for the highest rate at which this process can drive url:
-// it doubles the rate from start until a probe fails, then bisects. Each
-// probe attacks url for step after a warm-up of step/5 and passes when no
-// measured request timed out, failed or was dropped and the answers (of any
-// status) received during the measured period reach 99% of the requested
-// rate, less one request of slack. Answers are counted by arrival, so a
-// pacer that falls behind or a target that queues fails the probe even when
-// every request is eventually answered. Probes POST {} as JSON, so any URL
-// that answers quickly will do, whether it accepts the body or not. On an
-// error, including a cancelled ctx, MaxRate returns the highest rate
-// sustained so far.
-func MaxRate(ctx context.Context, url string, start float64, step time.Duration) (float64, error) {
+// Target is what MaxRate drives: where to send, what, and what counts as
+// served.
+type Target struct {
+	URL string
+	// Next builds the n-th request of the whole search; nil posts {}.
+	// Numbering runs on across probes, so a target that deduplicates by
+	// id never sees a repeat.
+	Next func(n uint64) Request
+	// Classify as in Config; nil means 2xx is accepted.
+	Classify func(status int, body []byte) Outcome
+}
+
+// MaxRate searches for the highest rate at which this process can drive the
+// target: it doubles the rate from start until a probe fails, then bisects.
+// Each probe attacks for step after a warm-up of step/5 and passes when no
+// measured request was rejected, timed out, failed or was dropped and the
+// accepted answers received during the measured period reach 99% of the
+// requested rate, less one request of slack. Answers are counted by arrival,
+// so a pacer that falls behind or a target that queues fails the probe even
+// when every request is eventually answered. On an error, including a
+// cancelled ctx, MaxRate returns the highest rate sustained so far.
+func MaxRate(ctx context.Context, t Target, start float64, step time.Duration) (float64, error) {
 	if !(start > 0 && start <= rateCeiling) {
 		return 0, fmt.Errorf("max rate: start %v: want a rate in (0, %.0f]", start, float64(rateCeiling))
 	}
@@ -46,19 +56,23 @@ func MaxRate(ctx context.Context, url string, start float64, step time.Duration)
 	// One client for every probe, so each one starts on warm connections.
 	client := newClient(step, probeInFlight)
 	defer client.CloseIdleConnections()
-	body := []byte("{}")
+	next := t.Next
+	if next == nil {
+		body := []byte("{}")
+		next = func(n uint64) Request { return Request{ID: strconv.FormatUint(n, 10), Body: body} }
+	}
+	var base uint64
 	probe := func(rate float64) (bool, error) {
 		a, err := New(Config{
-			URL:         url,
+			URL:         t.URL,
 			Rate:        rate,
 			Warmup:      step / 5,
 			Duration:    step,
 			Timeout:     step,
 			MaxInFlight: probeInFlight,
-			Next: func(seq uint64) Request {
-				return Request{ID: strconv.FormatUint(seq, 10), Body: body}
-			},
-			Client: client,
+			Next:        func(seq uint64) Request { return next(base + seq) },
+			Classify:    t.Classify,
+			Client:      client,
 		})
 		if err != nil {
 			return false, err
@@ -67,6 +81,7 @@ func MaxRate(ctx context.Context, url string, start float64, step time.Duration)
 		if err != nil {
 			return false, err
 		}
+		base += uint64(len(res.Records))
 		return sustained(res), nil
 	}
 
@@ -101,7 +116,7 @@ func MaxRate(ctx context.Context, url string, start float64, step time.Duration)
 		}
 	}
 	if lo == 0 {
-		return 0, fmt.Errorf("max rate: %s: no rate sustained, lowest tried %.1f/s", url, hi)
+		return 0, fmt.Errorf("max rate: %s: no rate sustained, lowest tried %.1f/s", t.URL, hi)
 	}
 	return lo, nil
 }
@@ -112,7 +127,7 @@ func sustained(res *Result) bool {
 	for i := range res.Records {
 		rec := &res.Records[i]
 		switch rec.Kind {
-		case Accepted, Rejected:
+		case Accepted:
 			if at := rec.Intended + rec.Latency; at >= 0 && at < res.Duration {
 				answered++
 			}

@@ -23,7 +23,7 @@ func TestMaxRate(t *testing.T) {
 	// A low start and a long step give the first probe 40 ms of slack, so
 	// a busy machine does not fail it.
 	const step = 400 * time.Millisecond
-	rate, err := MaxRate(t.Context(), srv.URL, 25, step)
+	rate, err := MaxRate(t.Context(), Target{URL: srv.URL}, 25, step)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestMaxRateFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rate, err := MaxRate(t.Context(), tt.url, tt.start, tt.step)
+			rate, err := MaxRate(t.Context(), Target{URL: tt.url}, tt.start, tt.step)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || rate != 0 {
 				t.Errorf("MaxRate = %v, %v; want 0 and an error about %q", rate, err, tt.want)
 			}

@@ -96,7 +96,7 @@ func (r *Runtime) awaitHealthy(ctx context.Context, p *proc) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	last := errors.New("no answer yet")
+	var last error
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.spec.Health, nil)
 		resp, err := client.Do(req)
