@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/edatestbed/testbed/internal/broker"
 	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/internal/report"
@@ -54,6 +56,9 @@ type archRun struct {
 
 	mu   sync.Mutex
 	done map[string]loadgen.Completion
+
+	// latency holds the accept and completion histograms once summarized.
+	latency map[string]*hdrhistogram.Histogram
 }
 
 func (a *archRun) complete(t eda.Terminal) {
@@ -84,13 +89,23 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), sc.Raw, 0o644); err != nil {
 		return nil, fmt.Errorf("copy scenario into bundle: %w", err)
 	}
-	progress := opt.Progress
-	if progress == nil {
-		progress = io.Discard
+	var progress io.Writer = io.Discard
+	if opt.Progress != nil {
+		// Faults, the progress ticker and the runtime all report from their
+		// own goroutines; one lock keeps their lines whole.
+		progress = &syncWriter{w: opt.Progress}
 	}
 	fmt.Fprintf(progress, "run %s: %s\n", id, dir)
 
-	rt := local.New(opt.Binary, opt.ReadyTimeout)
+	var exitsMu sync.Mutex
+	var exits []string
+	rt := local.New(opt.Binary, opt.ReadyTimeout, func(name string, err error) {
+		msg := fmt.Sprintf("%s exited on its own at +%.1f s (%v); see %s/logs/%s.log", name, time.Since(started).Seconds(), err, filepath.Dir(name), filepath.Base(name))
+		fmt.Fprintln(progress, "warning:", msg)
+		exitsMu.Lock()
+		exits = append(exits, msg)
+		exitsMu.Unlock()
+	})
 	defer func() {
 		if err := rt.Close(5 * time.Second); err != nil {
 			fmt.Fprintf(progress, "teardown: %v\n", err)
@@ -188,11 +203,19 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	s := summarize(sc, id, started, archs, tl, opt)
+	exitsMu.Lock()
+	for _, x := range exits {
+		s.Limits = append([]string{"UNPLANNED EXIT: " + x + " — nothing restarted it, so the figures include its absence."}, s.Limits...)
+	}
+	exitsMu.Unlock()
 	if interrupted {
 		s.Limits = append([]string{"INTERRUPTED: the run was stopped before its end; the figures cover only what was measured until then."}, s.Limits...)
 	}
 	if err := report.WriteBundle(dir, s); err != nil {
 		return nil, errors.Join(append(runErrs, err)...)
+	}
+	if err := writeHistograms(dir, archs); err != nil {
+		runErrs = append(runErrs, err)
 	}
 	res := &Result{Dir: dir, Summary: s}
 	if interrupted {
@@ -311,4 +334,16 @@ func provenance(opt Options) report.Provenance {
 func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

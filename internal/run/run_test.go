@@ -154,7 +154,7 @@ func TestServiceCrashEndToEnd(t *testing.T) {
 			t.Errorf("%s fault mapping = %+v; want %s killed and healed", arch, h, comp)
 		}
 	}
-	for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log"} {
+	for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
 		if _, err := os.Stat(filepath.Join(res.Dir, f)); err != nil {
 			t.Errorf("bundle lacks %s: %v", f, err)
 		}

@@ -1,6 +1,10 @@
 package run
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -51,6 +55,7 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 	a.mu.Lock()
 	comp := r.Complete(a.done, slo.CompletionDeadline)
 	a.mu.Unlock()
+	a.latency = map[string]*hdrhistogram.Histogram{"accept": r.AcceptLatency(), "completion": comp.Latency}
 	out := report.Arch{
 		Name:                a.plan.arch,
 		Completed:           comp.Completed,
@@ -58,8 +63,8 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 		Unfinished:          comp.Unfinished,
 		Shipped:             comp.States["shipped"],
 		Cancelled:           comp.States["cancelled"],
-		AcceptLatency:       latency(r.AcceptLatency()),
-		CompletionLatency:   latency(comp.Latency),
+		AcceptLatency:       latency(a.latency["accept"]),
+		CompletionLatency:   latency(a.latency["completion"]),
 	}
 	end := r.Start.Add(r.Duration)
 	if comp.Last.After(end) {
@@ -98,4 +103,27 @@ func latency(h *hdrhistogram.Histogram) report.Latency {
 		P99:   ms(h.ValueAtQuantile(99)),
 		Max:   ms(h.Max()),
 	}
+}
+
+// writeHistograms saves each architecture's latency distributions in
+// HdrHistogram's percentile format (<arch>/<kind>-latency.hgrm, values in
+// milliseconds), which HdrHistogram's plotter and most tooling read.
+func writeHistograms(dir string, archs []*archRun) error {
+	for _, a := range archs {
+		for kind, h := range a.latency {
+			if h == nil {
+				continue
+			}
+			path := filepath.Join(dir, a.plan.arch, kind+"-latency.hgrm")
+			f, err := os.Create(path)
+			if err != nil {
+				return fmt.Errorf("write histogram: %w", err)
+			}
+			_, err = h.PercentilesPrint(f, 5, 1000)
+			if err = errors.Join(err, f.Close()); err != nil {
+				return fmt.Errorf("write %s: %w", path, err)
+			}
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,9 +34,13 @@ type Spec struct {
 type Runtime struct {
 	bin   string
 	ready time.Duration
+	// onExit hears of a component that died without being told to: a bug
+	// or resource exhaustion, which a report must not hide.
+	onExit func(name string, err error)
 
-	mu    sync.Mutex
-	procs map[string]*proc
+	mu      sync.Mutex
+	procs   map[string]*proc
+	closing bool
 }
 
 type proc struct {
@@ -43,12 +48,14 @@ type proc struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 	err    error         // exit status, valid after exited is closed
+	killed atomic.Bool   // the runtime stopped it on purpose
 }
 
 // New returns a runtime that starts components from the binary bin and
-// gives each up to ready to become healthy.
-func New(bin string, ready time.Duration) *Runtime {
-	return &Runtime{bin: bin, ready: ready, procs: make(map[string]*proc)}
+// gives each up to ready to become healthy. onExit, when not nil, is called
+// from its own goroutine for every component that exits on its own.
+func New(bin string, ready time.Duration, onExit func(name string, err error)) *Runtime {
+	return &Runtime{bin: bin, ready: ready, onExit: onExit, procs: make(map[string]*proc)}
 }
 
 // Start runs spec and returns once its health check passes, or with an error
@@ -77,12 +84,19 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 		p.err = cmd.Wait()
 		logf.Close()
 		close(p.exited)
+		r.mu.Lock()
+		closing := r.closing
+		r.mu.Unlock()
+		if !p.killed.Load() && !closing && r.onExit != nil {
+			r.onExit(spec.Name, p.err)
+		}
 	}()
 	r.mu.Lock()
 	r.procs[spec.Name] = p
 	r.mu.Unlock()
 
 	if err := r.awaitHealthy(ctx, p); err != nil {
+		p.killed.Store(true)
 		killGroup(p)
 		<-p.exited
 		return fmt.Errorf("start %s: %w%s", spec.Name, err, tail(spec.Log))
@@ -131,6 +145,7 @@ func (r *Runtime) Kill(name string) (int, error) {
 	if p.done() {
 		return 0, fmt.Errorf("kill %s: not running (%v)", name, p.err)
 	}
+	p.killed.Store(true)
 	killGroup(p)
 	<-p.exited
 	return p.cmd.Process.Pid, nil
@@ -161,6 +176,7 @@ func (r *Runtime) PID(name string) int {
 // whatever is still there after grace.
 func (r *Runtime) Close(grace time.Duration) error {
 	r.mu.Lock()
+	r.closing = true
 	procs := make([]*proc, 0, len(r.procs))
 	for _, p := range r.procs {
 		procs = append(procs, p)
