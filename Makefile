@@ -34,7 +34,7 @@ list: build ## list scenarios and allowed values
 	./bin/testbed list
 
 bench: build ## loadgen and accept-path benchmarks
-	$(GO) test -run '^$$' -bench . -benchtime 2x ./internal/loadgen/
+	$(GO) test -run '^$$' -bench . ./internal/loadgen/
 	./bin/testbed bench
 
 lint: ## gofmt, go vet, staticcheck
