@@ -33,7 +33,10 @@ type Accepted struct {
 // orderAPI owns the order's write model and its lifecycle: it accepts
 // orders and ends the saga with OrderCancelled when stock or payment says no.
 func (s *service) orderAPI() {
-	s.mux.HandleFunc("POST /orders", s.http.Wrap("/orders", s.placeOrder))
+	s.mux.HandleFunc("POST /orders", s.http.Wrap("/orders", component.PlaceOrder(s.log, s.catalog, http.StatusAccepted, func(ctx context.Context, o domain.PlaceOrder) (any, error) {
+		state, err := s.place(ctx, o)
+		return Accepted{ID: o.ID, State: state}, err
+	})))
 	s.on(StockRejected, s.cancelOrder)
 	s.on(StockReleased, s.cancelOrder)
 	s.on(OrderShipped, func(ctx context.Context, e Event, commit commitFunc) error {
@@ -41,25 +44,6 @@ func (s *service) orderAPI() {
 			return nil, setOrderState(ctx, tx, e.OrderID, domain.Shipped, "")
 		})
 	})
-}
-
-func (s *service) placeOrder(w http.ResponseWriter, r *http.Request) {
-	var req domain.PlaceOrder
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		http.Error(w, "decode order: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := req.Validate(s.catalog); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	state, err := s.place(r.Context(), req)
-	if err != nil {
-		s.log.Error("place order", "order", req.ID, "err", err)
-		http.Error(w, "place order: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	component.WriteJSON(w, http.StatusAccepted, Accepted{ID: req.ID, State: state})
 }
 
 // place writes the order and its OrderPlaced event in one local

@@ -93,28 +93,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	}
 	mux := component.Mux(reg, map[string]component.Check{"database": func(ctx context.Context) error { return db.PingContext(ctx) }})
 	m := component.NewHTTPMetrics(reg)
-	mux.HandleFunc("POST /orders", m.Wrap("/orders", s.placeOrder))
+	mux.HandleFunc("POST /orders", m.Wrap("/orders", component.PlaceOrder(log, cat, http.StatusOK, func(ctx context.Context, o domain.PlaceOrder) (any, error) {
+		return s.Place(ctx, o)
+	})))
 	mux.HandleFunc("GET /orders/{id}", m.Wrap("/orders/{id}", s.getOrder))
 	return component.Serve(ctx, log, cfg.Listen, mux)
-}
-
-func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
-	var req domain.PlaceOrder
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		http.Error(w, "decode order: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := req.Validate(s.catalog); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	o, err := s.Place(r.Context(), req)
-	if err != nil {
-		s.log.Error("place order", "order", req.ID, "err", err)
-		http.Error(w, "place order: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	component.WriteJSON(w, http.StatusOK, o)
 }
 
 // Place runs the whole order synchronously: insert, reserve, charge, ship,
