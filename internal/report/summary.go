@@ -98,6 +98,18 @@ type Arch struct {
 	LastCompletion time.Duration `json:"last_completion_ns"`
 
 	Seconds []Second `json:"seconds"`
+
+	// Percentile distributions of the latencies (HdrHistogram's percentile
+	// iteration), for the percentile plot.
+	AcceptPercentiles     []Percentile `json:"accept_percentiles,omitempty"`
+	CompletionPercentiles []Percentile `json:"completion_percentiles,omitempty"`
+}
+
+// Percentile is one point of a latency distribution.
+type Percentile struct {
+	Percentile float64 `json:"percentile"` // 0..100
+	Ms         float64 `json:"ms"`
+	Count      int64   `json:"count"` // samples at or below Ms
 }
 
 // Latency is a distribution read off an HdrHistogram, in milliseconds.
@@ -120,6 +132,11 @@ type Second struct {
 	Completed           int64 `json:"completed"`
 	CompletedInDeadline int64 `json:"completed_in_deadline"`
 	FaultActive         bool  `json:"fault_active"`
+	// Latency of the requests of this window, in ms; 0 when none.
+	AcceptP50     float64 `json:"accept_p50_ms"`
+	AcceptP99     float64 `json:"accept_p99_ms"`
+	CompletionP50 float64 `json:"completion_p50_ms"`
+	CompletionP99 float64 `json:"completion_p99_ms"`
 }
 
 // Fault is one fault of the timeline and what it hit in each architecture.

@@ -3,12 +3,15 @@ package run
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"path/filepath"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/scenarios"
 )
@@ -52,9 +55,8 @@ func summarize(sc *scenarios.Scenario, id string, started time.Time, archs []*ar
 
 func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO) report.Arch {
 	r := a.result
-	a.mu.Lock()
+	// The watchers have stopped: done no longer changes.
 	comp := r.Complete(a.done, slo.CompletionDeadline)
-	a.mu.Unlock()
 	a.latency = map[string]*hdrhistogram.Histogram{"accept": r.AcceptLatency(), "completion": comp.Latency}
 	out := report.Arch{
 		Name:                a.plan.arch,
@@ -70,6 +72,9 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 	if comp.Last.After(end) {
 		out.LastCompletion = comp.Last.Sub(end)
 	}
+	acceptWin, completionWin := windowLatencies(r, a.done)
+	out.AcceptPercentiles = percentiles(a.latency["accept"])
+	out.CompletionPercentiles = percentiles(a.latency["completion"])
 	for i, b := range r.Seconds() {
 		out.Offered += b.Offered
 		out.Accepted += b.Accepted
@@ -82,6 +87,10 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 		if i < len(comp.Seconds) {
 			sec.Completed = comp.Seconds[i].Completed
 			sec.CompletedInDeadline = comp.Seconds[i].CompletedInDeadline
+		}
+		if i < len(acceptWin) {
+			sec.AcceptP50, sec.AcceptP99 = quantileMs(acceptWin[i], 0.50), quantileMs(acceptWin[i], 0.99)
+			sec.CompletionP50, sec.CompletionP99 = quantileMs(completionWin[i], 0.50), quantileMs(completionWin[i], 0.99)
 		}
 		out.Seconds = append(out.Seconds, sec)
 	}
@@ -126,4 +135,49 @@ func writeHistograms(dir string, archs []*archRun) error {
 		}
 	}
 	return nil
+}
+
+// windowLatencies groups the accepted requests of the measured period by
+// the 1 s window of their intended send time: their accept latency, and
+// their completion latency when they completed.
+func windowLatencies(r *loadgen.Result, done map[string]loadgen.Completion) (accept, completion [][]time.Duration) {
+	n := int((r.Duration + time.Second - 1) / time.Second)
+	accept, completion = make([][]time.Duration, n), make([][]time.Duration, n)
+	for _, rec := range r.Records {
+		w := int(rec.Intended / time.Second)
+		if rec.Warmup || rec.Kind != loadgen.Accepted || w < 0 || w >= n {
+			continue
+		}
+		accept[w] = append(accept[w], rec.Latency)
+		switch c, ok := done[rec.ID]; {
+		case rec.Terminal != "":
+			completion[w] = append(completion[w], rec.Latency)
+		case ok:
+			completion[w] = append(completion[w], c.At.Sub(r.Start.Add(rec.Intended)))
+		}
+	}
+	return accept, completion
+}
+
+// quantileMs is the q-quantile of d in milliseconds (nearest rank), 0 for
+// no samples. It sorts d.
+func quantileMs(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := int(math.Ceil(q*float64(len(d)))) - 1
+	return float64(d[max(i, 0)]) / float64(time.Millisecond)
+}
+
+// percentiles reads a microsecond histogram's percentile distribution.
+func percentiles(h *hdrhistogram.Histogram) []report.Percentile {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	var out []report.Percentile
+	for _, b := range h.CumulativeDistributionWithTicks(5) {
+		out = append(out, report.Percentile{Percentile: b.Quantile, Ms: float64(b.ValueAt) / 1000, Count: b.Count})
+	}
+	return out
 }
