@@ -99,10 +99,22 @@ type Arch struct {
 
 	Seconds []Second `json:"seconds"`
 
+	// Backlog samples, once a second from the start of the measured period to
+	// the end of the drain: orders accepted and not yet completed, as the
+	// testbed saw them.
+	Backlog []BacklogPoint `json:"backlog,omitempty"`
+
 	// Percentile distributions of the latencies (HdrHistogram's percentile
 	// iteration), for the percentile plot.
 	AcceptPercentiles     []Percentile `json:"accept_percentiles,omitempty"`
 	CompletionPercentiles []Percentile `json:"completion_percentiles,omitempty"`
+}
+
+// BacklogPoint is the backlog at T seconds after the start of the measured
+// period (negative: warm-up).
+type BacklogPoint struct {
+	T      int   `json:"t"`
+	Orders int64 `json:"orders"`
 }
 
 // Percentile is one point of a latency distribution.

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -73,6 +73,7 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 		out.LastCompletion = comp.Last.Sub(end)
 	}
 	acceptWin, completionWin := windowLatencies(r, a.done)
+	out.Backlog = backlog(r, a.done, comp.Last)
 	out.AcceptPercentiles = percentiles(a.latency["accept"])
 	out.CompletionPercentiles = percentiles(a.latency["completion"])
 	for i, b := range r.Seconds() {
@@ -178,6 +179,45 @@ func percentiles(h *hdrhistogram.Histogram) []report.Percentile {
 	var out []report.Percentile
 	for _, b := range h.CumulativeDistributionWithTicks(5) {
 		out = append(out, report.Percentile{Percentile: b.Quantile, Ms: float64(b.ValueAt) / 1000, Count: b.Count})
+	}
+	return out
+}
+
+// backlog samples, every second from the start of the measured period until
+// the last completion, how many accepted orders (warm-up included) had been
+// answered but had not yet reached a terminal state.
+func backlog(r *loadgen.Result, done map[string]loadgen.Completion, last time.Time) []report.BacklogPoint {
+	end := r.Start.Add(r.Duration)
+	if last.After(end) {
+		end = last
+	}
+	n := int(end.Sub(r.Start)/time.Second) + 1
+	// Each accepted order adds one from its answer until its completion; a
+	// difference array over the samples keeps this linear.
+	diff := make([]int64, n+1)
+	sample := func(t time.Time) int {
+		// The first sample at or after t.
+		return max(0, int((t.Sub(r.Start)+time.Second-1)/time.Second))
+	}
+	for _, rec := range r.Records {
+		if rec.Kind != loadgen.Accepted || rec.Terminal != "" {
+			continue
+		}
+		from := sample(r.Start.Add(rec.Intended + rec.Latency))
+		to := n
+		if c, ok := done[rec.ID]; ok {
+			to = min(n, sample(c.At))
+		}
+		if from < to {
+			diff[from]++
+			diff[to]--
+		}
+	}
+	out := make([]report.BacklogPoint, n)
+	var cur int64
+	for i := range out {
+		cur += diff[i]
+		out[i] = report.BacklogPoint{T: i, Orders: cur}
 	}
 	return out
 }

@@ -57,3 +57,27 @@ func TestWindowLatencies(t *testing.T) {
 		t.Fatalf("window 1 completions = %v; want only c, by its synchronous answer", completion[1])
 	}
 }
+
+func TestBacklog(t *testing.T) {
+	start := time.Unix(1000, 0)
+	r := &loadgen.Result{Start: start, Duration: 3 * time.Second, Records: []loadgen.Record{
+		// answered at 0.1 s, done at 2.5 s: in the samples at 1 s and 2 s
+		{ID: "a", Intended: 0, Latency: 100 * time.Millisecond, Kind: loadgen.Accepted},
+		// answered at 1.0 s, never done: in every sample from 1 s on
+		{ID: "b", Intended: time.Second, Kind: loadgen.Accepted},
+		// synchronous answers and failures never wait
+		{ID: "c", Intended: 0, Kind: loadgen.Accepted, Terminal: "shipped"},
+		{ID: "d", Intended: 0, Kind: loadgen.Rejected},
+	}}
+	done := map[string]loadgen.Completion{"a": {At: start.Add(2500 * time.Millisecond)}}
+	got := backlog(r, done, start.Add(2500*time.Millisecond))
+	want := []int64{0, 2, 2, 1}
+	if len(got) != len(want) {
+		t.Fatalf("backlog = %v, want %d samples", got, len(want))
+	}
+	for i, p := range got {
+		if p.T != i || p.Orders != want[i] {
+			t.Fatalf("backlog = %v, want orders %v", got, want)
+		}
+	}
+}
