@@ -171,9 +171,7 @@ func (d *decoder) requireAndDefault(s *Scenario) {
 	def("psp.jitter", func() { s.PSP.Jitter = Duration(5 * time.Millisecond) })
 	def("psp.decline_rate", func() { s.PSP.DeclineRate = 0.02 })
 	for i := range s.Faults {
-		if s.Faults[i].Restart == "" {
-			s.Faults[i].Restart = RestartAfterDuration
-		}
+		s.Faults[i].applyDefaults()
 	}
 }
 

@@ -27,11 +27,46 @@ import (
 const (
 	// FaultServiceCrash kills one component and, by default, restarts it after the fault's duration.
 	FaultServiceCrash = "service-crash"
+	// FaultPause freezes a component (SIGSTOP) and thaws it (SIGCONT) at the end: a gray
+	// failure, its connections stay open but nothing answers.
+	FaultPause = "pause"
+	// FaultNetworkPartition cuts the target off from its peers for the fault's duration.
+	FaultNetworkPartition = "network-partition"
+	// FaultNodeLoss kills every process of the node that holds the target, broker node included.
+	FaultNodeLoss = "node-loss"
+	// FaultLatency slows the target's links down.
+	FaultLatency = "latency"
+	// FaultBrokerLoss removes broker nodes from the cluster, busiest leaders first.
+	FaultBrokerLoss = "broker-loss"
 
 	// RestartAfterDuration brings a crashed component back when the fault's duration is over.
 	RestartAfterDuration = "after-duration"
 	// RestartNever leaves a crashed component down until the run ends.
 	RestartNever = "never"
+	// RestartSupervisor restarts a crashed component at once, as a process supervisor would,
+	// retrying with exponential backoff; the fault's duration only bounds its window.
+	RestartSupervisor = "supervisor"
+
+	// ModeBlackhole drops the traffic of a partitioned link: peers wait for timeouts.
+	ModeBlackhole = "blackhole"
+	// ModeReject refuses and resets the connections of a partitioned link.
+	ModeReject = "reject"
+
+	// DirectionBoth cuts traffic both ways.
+	DirectionBoth = "both"
+	// DirectionOneWay drops only what the target sends; what it receives still arrives.
+	DirectionOneWay = "one-way"
+
+	// DiskKept brings a lost node back with its data.
+	DiskKept = "kept"
+	// DiskLost brings a lost node back with empty disks.
+	DiskLost = "lost"
+
+	// TargetBroker is the message broker, the target of broker-loss.
+	TargetBroker = "broker"
+	// PeerBroker and PeerPSP name the links a partition or latency fault can be limited to.
+	PeerBroker = "broker"
+	PeerPSP    = "psp"
 
 	// ArchitectureEDA is the event-driven system (services over Kafka).
 	ArchitectureEDA = "eda"
@@ -40,20 +75,36 @@ const (
 )
 
 // FaultTypes returns the allowed values of faults[].type.
-func FaultTypes() []string { return []string{FaultServiceCrash} }
+func FaultTypes() []string {
+	return []string{FaultServiceCrash, FaultPause, FaultNetworkPartition, FaultNodeLoss, FaultLatency, FaultBrokerLoss}
+}
 
 // Targets returns the allowed values of faults[].target: the capabilities a fault can hit. Each
 // architecture maps a capability to whatever implements it (a service in the EDA, a module of
 // the monolith process).
 func Targets() []string {
-	return []string{"order", "inventory", "payment", "shipping", "order-view"}
+	return []string{"order", "inventory", "payment", "shipping", "order-view", TargetBroker}
 }
+
+// Modes returns the allowed values of faults[].mode.
+func Modes() []string { return []string{ModeBlackhole, ModeReject} }
+
+// Directions returns the allowed values of faults[].direction.
+func Directions() []string { return []string{DirectionBoth, DirectionOneWay} }
+
+// Disks returns the allowed values of faults[].disk.
+func Disks() []string { return []string{DiskKept, DiskLost} }
+
+// Peers returns the allowed values of faults[].peers.
+func Peers() []string { return []string{PeerBroker, PeerPSP} }
 
 // ArchitectureNames returns the allowed values of architectures.
 func ArchitectureNames() []string { return []string{ArchitectureEDA, ArchitectureMonolith} }
 
 // RestartPolicies returns the allowed values of faults[].restart.
-func RestartPolicies() []string { return []string{RestartAfterDuration, RestartNever} }
+func RestartPolicies() []string {
+	return []string{RestartAfterDuration, RestartNever, RestartSupervisor}
+}
 
 // Comparisons returns the allowed values of compares_to: the scenarios of the seed paper a
 // run's report can be set beside.
@@ -149,8 +200,46 @@ type Fault struct {
 	Type     string   `yaml:"type"`     // required; one of FaultTypes()
 	Target   string   `yaml:"target"`   // required; a capability, one of Targets()
 	At       Duration `yaml:"at"`       // required; >= 0, measured from the start of the measured period (after warm-up)
-	Duration Duration `yaml:"duration"` // required; > 0: how long the component stays down
-	Restart  string   `yaml:"restart"`  // default after-duration (also when empty); one of RestartPolicies()
+	Duration Duration `yaml:"duration"` // required; > 0: how long the fault lasts
+	// service-crash, node-loss: default after-duration; one of RestartPolicies().
+	Restart string `yaml:"restart"`
+	// network-partition: default blackhole; one of Modes().
+	Mode string `yaml:"mode"`
+	// network-partition: default both; one of Directions().
+	Direction string `yaml:"direction"`
+	// network-partition, latency: which of the target's links; default all; from Peers().
+	Peers []string `yaml:"peers"`
+	// node-loss: default kept; one of Disks().
+	Disk string `yaml:"disk"`
+	// latency: added to every chunk of data each way (> 0), and up to jitter more (>= 0).
+	Delay  Duration `yaml:"delay"`
+	Jitter Duration `yaml:"jitter"`
+	// latency: bandwidth cap in KiB/s each way; 0 means none.
+	Bandwidth int `yaml:"bandwidth"`
+	// broker-loss: how many broker nodes to remove, default 1; fewer than the cluster has.
+	Brokers int `yaml:"brokers"`
+}
+
+// faultFields says which optional fields apply to which fault type, and their defaults.
+var faultFields = map[string]map[string]func(*Fault){
+	FaultServiceCrash: {"restart": func(f *Fault) { f.Restart = RestartAfterDuration }},
+	FaultNodeLoss: {
+		"restart": func(f *Fault) { f.Restart = RestartAfterDuration },
+		"disk":    func(f *Fault) { f.Disk = DiskKept },
+	},
+	FaultNetworkPartition: {
+		"mode":      func(f *Fault) { f.Mode = ModeBlackhole },
+		"direction": func(f *Fault) { f.Direction = DirectionBoth },
+		"peers":     func(f *Fault) { f.Peers = Peers() },
+	},
+	FaultLatency: {
+		"peers":     func(f *Fault) { f.Peers = Peers() },
+		"delay":     nil, // required
+		"jitter":    nil,
+		"bandwidth": nil,
+	},
+	FaultBrokerLoss: {"brokers": func(f *Fault) { f.Brokers = 1 }},
+	FaultPause:      {},
 }
 
 // Total returns how long a run of s lasts: warm-up, measured period and drain.
@@ -300,3 +389,42 @@ func List(dir string) ([]*Scenario, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, errors.Join(errs...)
 }
+
+// applyDefaults fills the unset optional fields that apply to f's type.
+// Fields of other types stay zero, so that Validate can tell a value the
+// file gave from a default.
+func (f *Fault) applyDefaults() {
+	for field, def := range faultFields[f.Type] {
+		if def != nil && f.isZero(field) {
+			def(f)
+		}
+	}
+}
+
+// isZero reports whether the optional field is unset.
+func (f *Fault) isZero(field string) bool {
+	switch field {
+	case "restart":
+		return f.Restart == ""
+	case "mode":
+		return f.Mode == ""
+	case "direction":
+		return f.Direction == ""
+	case "peers":
+		return len(f.Peers) == 0
+	case "disk":
+		return f.Disk == ""
+	case "delay":
+		return f.Delay == 0
+	case "jitter":
+		return f.Jitter == 0
+	case "bandwidth":
+		return f.Bandwidth == 0
+	case "brokers":
+		return f.Brokers == 0
+	}
+	return true
+}
+
+// optionalFaultFields lists the type-specific fields in file order.
+var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers"}

@@ -177,12 +177,10 @@ func (c *checker) faults() {
 		if c.ok(p + ".target") {
 			c.oneOf(p+".target", "target", f.Target, Targets())
 		}
-		if c.ok(p+".restart") && f.Restart != "" {
-			c.oneOf(p+".restart", "restart policy", f.Restart, RestartPolicies())
-		}
+		c.faultFields(p, f)
 		c.nonNegative(p+".at", f.At)
 		c.positive(p+".duration", f.Duration)
-		if !c.ok(p+".at", p+".duration", p+".target", p+".restart") || f.At < 0 || f.Duration <= 0 {
+		if !c.ok(p+".at", p+".duration", p+".target", p+".restart", p+".type") || f.At < 0 || f.Duration <= 0 {
 			continue
 		}
 		windowed = append(windowed, i)
@@ -208,6 +206,72 @@ func (c *checker) faults() {
 				j, b.Target, window(b), window(a))
 		}
 	}
+}
+
+// faultFields checks the type-specific fields of f: each set only on a type
+// it applies to, each within its allowed values. Empty means the default,
+// for scenarios built in code.
+func (c *checker) faultFields(p string, f Fault) {
+	fields, known := faultFields[f.Type]
+	if !known || !c.ok(p+".type") {
+		return
+	}
+	for _, name := range optionalFaultFields {
+		fp := p + "." + name
+		if _, applies := fields[name]; !applies && !f.isZero(name) && c.ok(fp) {
+			c.add(fp, "does not apply to fault type %s; it applies to %s", f.Type, strings.Join(typesWith(name), ", "))
+		}
+	}
+	if _, ok := fields["restart"]; ok && c.ok(p+".restart") && f.Restart != "" {
+		c.oneOf(p+".restart", "restart policy", f.Restart, RestartPolicies())
+	}
+	if _, ok := fields["mode"]; ok && c.ok(p+".mode") && f.Mode != "" {
+		c.oneOf(p+".mode", "mode", f.Mode, Modes())
+	}
+	if _, ok := fields["direction"]; ok && c.ok(p+".direction") && f.Direction != "" {
+		c.oneOf(p+".direction", "direction", f.Direction, Directions())
+	}
+	if _, ok := fields["disk"]; ok && c.ok(p+".disk") && f.Disk != "" {
+		c.oneOf(p+".disk", "disk", f.Disk, Disks())
+	}
+	if _, ok := fields["peers"]; ok && c.ok(p+".peers") {
+		for i, peer := range f.Peers {
+			c.oneOf(fmt.Sprintf("%s.peers[%d]", p, i), "peer", peer, Peers())
+		}
+	}
+	if f.Type == FaultLatency {
+		switch {
+		case !c.ok(p + ".delay"):
+		case f.Delay == 0:
+			c.problems = append(c.problems, &Problem{File: c.s.Path, Line: c.s.lines[p], Field: p + ".delay",
+				Msg: "required for fault type latency: the delay to add to each direction, such as 100ms"})
+		default:
+			c.positive(p+".delay", f.Delay)
+		}
+		c.nonNegative(p+".jitter", f.Jitter)
+		if c.ok(p+".bandwidth") && f.Bandwidth < 0 {
+			c.add(p+".bandwidth", "must be 0 (no cap) or a positive KiB/s, got %d", f.Bandwidth)
+		}
+	}
+	if f.Type == FaultBrokerLoss {
+		if c.ok(p+".target") && f.Target != TargetBroker {
+			c.add(p+".target", "broker-loss removes broker nodes; its target must be %q, got %q", TargetBroker, f.Target)
+		}
+		if c.ok(p+".brokers") && (f.Brokers < 1 || f.Brokers > 2) {
+			c.add(p+".brokers", "must be 1 or 2: the cluster has 3 nodes and one must stay, got %d", f.Brokers)
+		}
+	}
+}
+
+// typesWith lists the fault types a type-specific field applies to.
+func typesWith(field string) []string {
+	var out []string
+	for _, t := range FaultTypes() {
+		if _, ok := faultFields[t][field]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // until returns when f's target comes back, or false when it stays down for the rest of the run.

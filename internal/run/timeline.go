@@ -63,11 +63,14 @@ func newTimeline(sc *scenarios.Scenario, archs []*archRun, rt *local.Runtime) *t
 		e := &entry{fault: f}
 		for _, a := range archs {
 			h := &hit{arch: a.plan.arch, component: a.plan.capabilities[f.Target], pid: func() int { return 0 }}
-			if h.component != "" && f.Type == scenarios.FaultServiceCrash {
+			switch {
+			case h.component == "":
+				h.note("no component holds %q here; nothing injected", f.Target)
+			case f.Type == scenarios.FaultServiceCrash:
 				c := faults.NewServiceCrash(archProcs{rt, a.plan.arch}, h.component, f.Restart)
 				h.fault, h.pid = c, c.PID
-			} else {
-				h.note("no component holds %q here; nothing injected", f.Target)
+			default:
+				h.note("fault type %s is not implemented on the local runtime yet; nothing injected", f.Type)
 			}
 			e.hits = append(e.hits, h)
 		}
