@@ -37,7 +37,7 @@ func TestServiceCrash(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.restart, func(t *testing.T) {
 			p := &fakeProcs{running: map[string]bool{"inventory": true}}
-			var f Fault = NewServiceCrash(p, "inventory", tt.restart)
+			var f Fault = NewServiceCrash(p, "inventory", tt.restart, nil)
 			if err := f.Inject(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestServiceCrash(t *testing.T) {
 
 func TestServiceCrashOfStoppedComponentFails(t *testing.T) {
 	p := &fakeProcs{running: map[string]bool{}}
-	if err := NewServiceCrash(p, "payment", RestartNever).Inject(context.Background()); err == nil {
+	if err := NewServiceCrash(p, "payment", RestartNever, nil).Inject(context.Background()); err == nil {
 		t.Fatal("crashing a component that is not running succeeded")
 	}
 }

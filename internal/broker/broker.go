@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -73,7 +75,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		}
 		return nil
 	}})
-	mux.HandleFunc("GET /brokers", func(w http.ResponseWriter, _ *http.Request) { component.WriteJSON(w, http.StatusOK, addrs) })
+	n := &nodes{c: c, cfg: cfg, topics: cfg.Topics, removed: map[int32]int{}}
+	mux.HandleFunc("GET /nodes", n.list)
+	mux.HandleFunc("POST /nodes/{id}/remove", n.remove)
+	mux.HandleFunc("POST /nodes/{id}/restore", n.restore)
 	return component.Serve(ctx, log, cfg.Listen, mux)
 }
 
@@ -95,4 +100,91 @@ func createTopics(addrs, topics []string, partitions int32, replicas int16) erro
 		}
 	}
 	return nil
+}
+
+// Node is one broker node as the admin API shows it.
+type Node struct {
+	ID      int32  `json:"id"`
+	Addr    string `json:"addr"`
+	Leaders int    `json:"leaders"` // partitions it leads
+	Removed bool   `json:"removed"`
+}
+
+// nodes is the admin API that removes and restores broker nodes, as
+// hardware loss and repair would.
+type nodes struct {
+	c      *kfake.Cluster
+	cfg    Config
+	topics []string
+
+	mu      sync.Mutex
+	removed map[int32]int // node id -> port to come back on
+}
+
+// NodeID is the id kfake gives the node listening on cfg.Ports[i].
+func NodeID(i int) int32 { return int32(i) }
+
+func (n *nodes) list(w http.ResponseWriter, _ *http.Request) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	leaders := map[int32]int{}
+	for _, t := range n.topics {
+		for p := range n.cfg.Partitions {
+			leaders[n.c.LeaderFor(t, p)]++
+		}
+	}
+	var out []Node
+	for i, port := range n.cfg.Ports {
+		id := NodeID(i)
+		_, gone := n.removed[id]
+		out = append(out, Node{ID: id, Addr: net.JoinHostPort(n.cfg.Host, strconv.Itoa(port)), Leaders: leaders[id], Removed: gone})
+	}
+	component.WriteJSON(w, http.StatusOK, out)
+}
+
+func (n *nodes) node(w http.ResponseWriter, r *http.Request) (int32, int, bool) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 0 || id >= len(n.cfg.Ports) {
+		http.Error(w, fmt.Sprintf("node %q: want an id in [0, %d)", r.PathValue("id"), len(n.cfg.Ports)), http.StatusBadRequest)
+		return 0, 0, false
+	}
+	return int32(id), n.cfg.Ports[id], true
+}
+
+func (n *nodes) remove(w http.ResponseWriter, r *http.Request) {
+	id, port, ok := n.node(w, r)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, gone := n.removed[id]; gone {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err := n.c.RemoveNode(id); err != nil {
+		http.Error(w, fmt.Sprintf("remove node %d: %v", id, err), http.StatusConflict)
+		return
+	}
+	n.removed[id] = port
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (n *nodes) restore(w http.ResponseWriter, r *http.Request) {
+	id, port, ok := n.node(w, r)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, gone := n.removed[id]; !gone {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if _, _, err := n.c.AddNode(id, port); err != nil {
+		http.Error(w, fmt.Sprintf("restore node %d on port %d: %v", id, port, err), http.StatusConflict)
+		return
+	}
+	delete(n.removed, id)
+	w.WriteHeader(http.StatusNoContent)
 }

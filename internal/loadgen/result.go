@@ -100,6 +100,10 @@ func (r *Result) AcceptLatency() *hdrhistogram.Histogram {
 type Completion struct {
 	At    time.Time
 	State string
+	// Failed marks an end the system is to blame for (a dependency was
+	// unavailable): terminal, but not a success. It counts in States and
+	// Failed, not in Completed or the latency.
+	Failed bool
 }
 
 // CompletionBucket is one second of the measured period, by intended send
@@ -121,12 +125,14 @@ type Completions struct {
 	// Latency runs from intended send time to terminal state, in
 	// microseconds.
 	Latency *hdrhistogram.Histogram
-	// Completed counts orders that reached a terminal state, InDeadline
-	// those that did within the deadline.
+	// Completed counts orders that reached a terminal state successfully,
+	// InDeadline those that did within the deadline.
 	Completed, InDeadline int64
+	// Failed counts orders that ended in a Failed completion.
+	Failed int64
 	// Unfinished counts accepted orders that never reached one.
 	Unfinished int64
-	// States counts completed orders by terminal state.
+	// States counts completed and failed orders by terminal state.
 	States map[string]int64
 	// Last is the latest terminal time among them; zero when none.
 	Last time.Time
@@ -164,6 +170,14 @@ func (r *Result) Complete(done map[string]Completion, deadline time.Duration) Co
 			}
 			continue
 		}
+		if fin.At.After(c.Last) {
+			c.Last = fin.At
+		}
+		if fin.Failed {
+			c.Failed++
+			c.States[fin.State]++
+			continue
+		}
 		lat := fin.At.Sub(intended)
 		record(c.Latency, lat)
 		c.Completed++
@@ -173,9 +187,6 @@ func (r *Result) Complete(done map[string]Completion, deadline time.Duration) Co
 			c.Seconds[s].CompletedInDeadline++
 		}
 		c.States[fin.State]++
-		if fin.At.After(c.Last) {
-			c.Last = fin.At
-		}
 	}
 	return c
 }

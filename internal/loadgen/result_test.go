@@ -119,3 +119,24 @@ func TestCompleteEmpty(t *testing.T) {
 		t.Errorf("completions %+v, want one unfinished order and nothing else", c)
 	}
 }
+
+func TestCompleteFailed(t *testing.T) {
+	start := time.Unix(100, 0)
+	r := &Result{Start: start, Duration: time.Second, Records: []Record{
+		{ID: "ok", Intended: 0, Kind: Accepted},
+		{ID: "bad", Intended: 0, Kind: Accepted},
+	}}
+	c := r.Complete(map[string]Completion{
+		"ok":  {At: start.Add(time.Millisecond), State: "shipped"},
+		"bad": {At: start.Add(2 * time.Millisecond), State: "cancelled", Failed: true},
+	}, time.Second)
+	if c.Completed != 1 || c.InDeadline != 1 || c.Failed != 1 || c.Unfinished != 0 {
+		t.Fatalf("completed %d, in deadline %d, failed %d, unfinished %d; want 1, 1, 1, 0", c.Completed, c.InDeadline, c.Failed, c.Unfinished)
+	}
+	if c.Seconds[0].CompletedInDeadline != 1 || c.Latency.TotalCount() != 1 || c.States["cancelled"] != 1 {
+		t.Fatalf("a failed completion counted as a success: %+v", c)
+	}
+	if !c.Last.Equal(start.Add(2 * time.Millisecond)) {
+		t.Fatalf("Last = %v, want the failed end too", c.Last)
+	}
+}

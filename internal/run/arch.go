@@ -3,12 +3,14 @@ package run
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/edatestbed/testbed/internal/broker"
+	"github.com/edatestbed/testbed/internal/links"
 	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/domain"
@@ -18,14 +20,26 @@ import (
 )
 
 // plan is one architecture laid out for the local runtime: its processes
-// in start order, where each capability lives, and where orders go.
+// in start order, its deployment (which node holds what), its links, and
+// where orders go.
 type plan struct {
 	arch       string
 	components []local.Spec
 	// capabilities maps a scenario target to the component holding it.
 	capabilities map[string]string
-	orderURL     string
-	brokers      []string // eda only: where the testbed watches terminal events
+	// nodes maps a node (host) to what runs on it: components and broker
+	// nodes ("broker-2").
+	nodes map[string][]string
+	// links are the connections between components, each through a proxy.
+	links *links.Set
+	// brokerNodes maps "broker-2" to its node id in the cluster (eda only).
+	brokerNodes map[string]int32
+	brokerAdmin *broker.Admin
+	// disks lists, per component, the files a lost disk takes with it.
+	disks map[string][]string
+
+	orderURL string
+	brokers  []string // eda only: where the testbed watches terminal events
 	// synchronous architectures answer with the terminal state.
 	synchronous bool
 }
@@ -37,6 +51,13 @@ const (
 	brokerNodes = 3
 	partitions  = 8
 )
+
+// pspTimeout bounds one charge; far above the simulator's latency, so only
+// an unreachable provider hits it.
+const pspTimeout = 2 * time.Second
+
+// The external payment provider is on no node of either architecture.
+const pspComponent = "psp"
 
 // planner writes each component's config file under the run directory and
 // picks free loopback ports.
@@ -51,21 +72,16 @@ func (p planner) catalog() domain.CatalogConfig {
 	return domain.CatalogConfig{Seed: p.sc.Seed, SKUs: c.SKUs, StockMin: c.StockMin, StockMax: c.StockMax, ItemsMax: c.ItemsMax, QuantityMax: c.QuantityMax}
 }
 
-// pspTimeout bounds one charge; far above the simulator's latency, so only
-// an unreachable provider hits it.
-const pspTimeout = 2 * time.Second
-
 func (p planner) component(arch, name string, cfg func(listen string) any) (local.Spec, string, error) {
 	addr, err := local.FreeAddr(p.host)
 	if err != nil {
 		return local.Spec{}, "", err
 	}
 	confDir := filepath.Join(p.dir, arch, "config")
-	if err := os.MkdirAll(confDir, 0o755); err != nil {
-		return local.Spec{}, "", fmt.Errorf("create %s: %w", confDir, err)
-	}
-	if err := os.MkdirAll(filepath.Join(p.dir, arch, "logs"), 0o755); err != nil {
-		return local.Spec{}, "", fmt.Errorf("create log dir: %w", err)
+	for _, d := range []string{confDir, filepath.Join(p.dir, arch, "logs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return local.Spec{}, "", fmt.Errorf("create %s: %w", d, err)
+		}
 	}
 	b, err := json.MarshalIndent(cfg(addr), "", "  ")
 	if err != nil {
@@ -84,7 +100,7 @@ func (p planner) component(arch, name string, cfg func(listen string) any) (loca
 }
 
 func (p planner) psp(arch string) (local.Spec, string, error) {
-	return p.component(arch, "psp", func(listen string) any {
+	return p.component(arch, pspComponent, func(listen string) any {
 		return psp.ServeConfig{Listen: listen, Config: psp.Config{
 			Seed: p.sc.Seed, Latency: p.sc.PSP.Latency.D(), Jitter: p.sc.PSP.Jitter.D(), DeclineRate: p.sc.PSP.DeclineRate,
 		}}
@@ -99,9 +115,22 @@ func (p planner) data(arch, name string) (string, error) {
 	return d, nil
 }
 
-func (p planner) monolith() (plan, error) {
+// sqliteFiles are the files of an SQLite database in WAL mode.
+func sqliteFiles(path string) []string { return []string{path, path + "-wal", path + "-shm"} }
+
+func (p planner) monolith() (pl plan, err error) {
 	const arch = scenarios.ArchitectureMonolith
+	ls := links.NewSet()
+	defer func() {
+		if err != nil {
+			ls.Close()
+		}
+	}()
 	pspSpec, pspAddr, err := p.psp(arch)
+	if err != nil {
+		return plan{}, err
+	}
+	toPSP, err := ls.Add("monolith", pspComponent, p.host, pspAddr)
 	if err != nil {
 		return plan{}, err
 	}
@@ -110,40 +139,61 @@ func (p planner) monolith() (plan, error) {
 		return plan{}, err
 	}
 	m, addr, err := p.component(arch, "monolith", func(listen string) any {
-		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.catalog(), PSPURL: "http://" + pspAddr, PSPTimeout: pspTimeout}
+		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.catalog(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout}
 	})
 	if err != nil {
 		return plan{}, err
 	}
 	caps := map[string]string{}
 	for _, t := range scenarios.Targets() {
-		caps[t] = "monolith"
+		if t != scenarios.TargetBroker {
+			caps[t] = "monolith"
+		}
 	}
 	return plan{
 		arch: arch, components: []local.Spec{pspSpec, m}, capabilities: caps,
+		nodes: map[string][]string{"node-1": {"monolith"}}, links: ls,
+		disks:    map[string][]string{"monolith": sqliteFiles(filepath.Join(data, "monolith.db"))},
 		orderURL: "http://" + addr + "/orders", synchronous: true,
 	}, nil
 }
 
-func (p planner) eda() (plan, error) {
+// edaNodes places the services on three hosts, one broker node each, so
+// that losing a host costs a broker node and the services beside it.
+var edaNodes = map[string][]string{
+	"node-1": {"broker-1", eda.OrderAPI, eda.OrderView},
+	"node-2": {"broker-2", eda.Inventory, eda.Payment},
+	"node-3": {"broker-3", eda.Shipping},
+}
+
+func (p planner) eda() (pl plan, err error) {
 	const arch = scenarios.ArchitectureEDA
+	ls := links.NewSet()
+	defer func() {
+		if err != nil {
+			ls.Close()
+		}
+	}()
 	ports := make([]int, brokerNodes)
 	brokers := make([]string, brokerNodes)
+	nodeIDs := map[string]int32{}
 	for i := range ports {
 		a, err := local.FreeAddr(p.host)
 		if err != nil {
 			return plan{}, err
 		}
 		brokers[i] = a
-		if _, err := fmt.Sscanf(a[strings.LastIndexByte(a, ':')+1:], "%d", &ports[i]); err != nil {
+		_, port, _ := net.SplitHostPort(a)
+		if ports[i], err = strconv.Atoi(port); err != nil {
 			return plan{}, fmt.Errorf("parse port of %s: %w", a, err)
 		}
+		nodeIDs[brokerEnd(i)] = broker.NodeID(i)
 	}
 	brokerData, err := p.data(arch, "broker")
 	if err != nil {
 		return plan{}, err
 	}
-	b, _, err := p.component(arch, "broker", func(listen string) any {
+	b, adminAddr, err := p.component(arch, "broker", func(listen string) any {
 		return broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: eda.Topics(), Partitions: partitions}
 	})
 	if err != nil {
@@ -158,10 +208,31 @@ func (p planner) eda() (plan, error) {
 		return plan{}, err
 	}
 	specs := []local.Spec{b, pspSpec}
+	disks := map[string][]string{}
 	var orderURL string
 	for _, name := range eda.Components() {
+		// Every service reaches every broker node through its own link.
+		routes := map[string]string{}
+		for i, addr := range brokers {
+			l, err := ls.Add(name, brokerEnd(i), p.host, addr)
+			if err != nil {
+				return plan{}, err
+			}
+			routes[addr] = l.Listen
+		}
+		pspURL := ""
+		if name == eda.Payment {
+			l, err := ls.Add(name, pspComponent, p.host, pspAddr)
+			if err != nil {
+				return plan{}, err
+			}
+			pspURL = "http://" + l.Listen
+		}
 		s, addr, err := p.component(arch, name, func(listen string) any {
-			return eda.Config{Component: name, Listen: listen, DataDir: data, Brokers: brokers, Catalog: p.catalog(), PSPURL: "http://" + pspAddr, PSPTimeout: pspTimeout}
+			return eda.Config{
+				Component: name, Listen: listen, DataDir: data, Brokers: brokers, BrokerRoutes: routes,
+				Catalog: p.catalog(), PSPURL: pspURL, PSPTimeout: pspTimeout,
+			}
 		})
 		if err != nil {
 			return plan{}, err
@@ -169,13 +240,18 @@ func (p planner) eda() (plan, error) {
 		if name == eda.OrderAPI {
 			orderURL = "http://" + addr + "/orders"
 		}
+		disks[name] = sqliteFiles(filepath.Join(data, name+".db"))
 		specs = append(specs, s)
 	}
 	return plan{
 		arch: arch, components: specs, orderURL: orderURL, brokers: brokers,
+		nodes: edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
 		capabilities: map[string]string{
 			"order": eda.OrderAPI, "inventory": eda.Inventory, "payment": eda.Payment,
-			"shipping": eda.Shipping, "order-view": eda.OrderView,
+			"shipping": eda.Shipping, "order-view": eda.OrderView, scenarios.TargetBroker: "broker",
 		},
 	}, nil
 }
+
+// brokerEnd names broker node i as a link end and a member of a node.
+func brokerEnd(i int) string { return "broker-" + strconv.Itoa(i+1) }

@@ -66,6 +66,11 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	rt := local.New(bin, 30*time.Second, nil)
 	defer rt.Close(5 * time.Second)
 	archs, err := start(ctx, rt, sc, dir, progress)
+	defer func() {
+		for _, a := range archs {
+			a.plan.links.Close()
+		}
+	}()
 	if err != nil {
 		return Capacity{}, err
 	}

@@ -65,7 +65,7 @@ func (a *archRun) complete(t eda.Terminal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.done[t.OrderID]; !ok {
-		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State)}
+		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State), Failed: domain.SystemFault(t.Reason)}
 	}
 }
 
@@ -113,6 +113,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}()
 
 	archs, err := start(ctx, rt, sc, dir, progress)
+	defer func() {
+		for _, a := range archs {
+			a.plan.links.Close()
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +229,8 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	return res, errors.Join(runErrs...)
 }
 
-// start lays out and starts every architecture of the scenario.
+// start lays out and starts every architecture of the scenario. On error it
+// returns the architectures laid out so far, for teardown.
 func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
 	for i, name := range sc.Architectures {
@@ -240,16 +246,16 @@ func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir s
 			err = fmt.Errorf("architecture %q is not implemented; allowed: %v", name, scenarios.ArchitectureNames())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("plan %s: %w", name, err)
+			return archs, fmt.Errorf("plan %s: %w", name, err)
 		}
+		archs = append(archs, &archRun{plan: pl, done: map[string]loadgen.Completion{}})
 		t0 := time.Now()
 		for _, c := range pl.components {
 			if err := rt.Start(ctx, c); err != nil {
-				return nil, err
+				return archs, err
 			}
 		}
-		fmt.Fprintf(progress, "%s: %d components ready on %s in %v\n", name, len(pl.components), p.host, time.Since(t0).Round(time.Millisecond))
-		archs = append(archs, &archRun{plan: pl, done: map[string]loadgen.Completion{}})
+		fmt.Fprintf(progress, "%s: %d components and %d links ready on %s in %v\n", name, len(pl.components), pl.links.Len(), p.host, time.Since(t0).Round(time.Millisecond))
 	}
 	return archs, nil
 }
@@ -266,14 +272,19 @@ func orders(cat *domain.Catalog) func(uint64) loadgen.Request {
 
 // classify reads an architecture's answer: the monolith answers 200 with
 // the terminal state, order-api answers 202 once the order is durable.
+// The EDA's equivalent of a monolith order cancelled for a system fault is
+// a Failed completion, recorded when its OrderCancelled event arrives.
 func classify(synchronous bool) func(int, []byte) loadgen.Outcome {
 	return func(status int, body []byte) loadgen.Outcome {
 		if synchronous {
 			var o struct {
-				ID    string       `json:"id"`
-				State domain.State `json:"state"`
+				ID     string       `json:"id"`
+				State  domain.State `json:"state"`
+				Reason string       `json:"reason"`
 			}
-			if status != 200 || json.Unmarshal(body, &o) != nil || !o.State.Terminal() {
+			// An order cancelled because a dependency was down was not
+			// taken: the customer saw a failure, whatever the status code.
+			if status != 200 || json.Unmarshal(body, &o) != nil || !o.State.Terminal() || domain.SystemFault(o.Reason) {
 				return loadgen.Outcome{}
 			}
 			return loadgen.Outcome{Accepted: true, OrderID: o.ID, Terminal: string(o.State)}

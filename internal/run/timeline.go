@@ -45,32 +45,18 @@ func (h *hit) note(format string, args ...any) {
 	h.notes = append(h.notes, fmt.Sprintf(format, args...))
 }
 
-// archProcs lets a fault address components by their name within one
-// architecture.
-type archProcs struct {
-	rt   *local.Runtime
-	arch string
-}
-
-func (p archProcs) Kill(name string) (int, error) { return p.rt.Kill(p.arch + "/" + name) }
-func (p archProcs) Restart(ctx context.Context, name string) error {
-	return p.rt.Restart(ctx, p.arch+"/"+name)
-}
-
 func newTimeline(sc *scenarios.Scenario, archs []*archRun, rt *local.Runtime) *timeline {
 	t := &timeline{}
 	for _, f := range sc.Faults {
 		e := &entry{fault: f}
 		for _, a := range archs {
-			h := &hit{arch: a.plan.arch, component: a.plan.capabilities[f.Target], pid: func() int { return 0 }}
-			switch {
-			case h.component == "":
-				h.note("no component holds %q here; nothing injected", f.Target)
-			case f.Type == scenarios.FaultServiceCrash:
-				c := faults.NewServiceCrash(archProcs{rt, a.plan.arch}, h.component, f.Restart)
-				h.fault, h.pid = c, c.PID
-			default:
-				h.note("fault type %s is not implemented on the local runtime yet; nothing injected", f.Type)
+			r := resolve(f, a.plan, rt)
+			h := &hit{arch: a.plan.arch, component: r.what, fault: r.fault, pid: r.pid}
+			if h.pid == nil {
+				h.pid = func() int { return 0 }
+			}
+			if r.note != "" {
+				h.note("%s", r.note)
 			}
 			e.hits = append(e.hits, h)
 		}

@@ -50,6 +50,14 @@ const (
 	ReasonInterrupted = "interrupted"
 )
 
+// SystemFault reports whether a cancellation reason is the system's failure
+// (a dependency it needs was unavailable, a crash cut the order off) rather
+// than a business answer such as no stock or a declined card. Availability
+// counts the first kind as failures.
+func SystemFault(reason string) bool {
+	return reason == ReasonPaymentUnavailable || reason == ReasonInterrupted
+}
+
 // Tracking is the shipment's tracking number; derived from the order so a
 // shipment recorded twice is recorded identically.
 func Tracking(orderID string) string { return "TRK-" + orderID }

@@ -37,13 +37,16 @@ func Components() []string { return []string{Inventory, Payment, Shipping, Order
 
 // Config is what the runtime hands an EDA process.
 type Config struct {
-	Component  string               `json:"component"`
-	Listen     string               `json:"listen"` // the API for order-api and order-view, health and metrics for all
-	DataDir    string               `json:"data_dir"`
-	Brokers    []string             `json:"brokers"`
-	Catalog    domain.CatalogConfig `json:"catalog"`
-	PSPURL     string               `json:"psp_url,omitempty"`
-	PSPTimeout time.Duration        `json:"psp_timeout,omitempty"`
+	Component string   `json:"component"`
+	Listen    string   `json:"listen"` // the API for order-api and order-view, health and metrics for all
+	DataDir   string   `json:"data_dir"`
+	Brokers   []string `json:"brokers"`
+	// BrokerRoutes maps each broker address to this component's own link
+	// to it; empty means dial brokers directly.
+	BrokerRoutes map[string]string    `json:"broker_routes,omitempty"`
+	Catalog      domain.CatalogConfig `json:"catalog"`
+	PSPURL       string               `json:"psp_url,omitempty"`
+	PSPTimeout   time.Duration        `json:"psp_timeout,omitempty"`
 }
 
 // handler reacts to one event. Work outside the database (calling the PSP)
@@ -138,7 +141,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	s.http = component.NewHTTPMetrics(reg)
 
 	if cfg.Component != OrderView {
-		p, err := sarama.NewSyncProducer(cfg.Brokers, SaramaConfig(cfg.Component))
+		p, err := sarama.NewSyncProducer(cfg.Brokers, SaramaConfig(cfg.Component, cfg.BrokerRoutes))
 		if err != nil {
 			return fmt.Errorf("connect producer to %v: %w", cfg.Brokers, err)
 		}
@@ -177,7 +180,7 @@ func (s *service) on(typ string, h handler) {
 func (s *service) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	group, err := sarama.NewConsumerGroup(s.cfg.Brokers, "eda-"+s.name, SaramaConfig(s.name))
+	group, err := sarama.NewConsumerGroup(s.cfg.Brokers, "eda-"+s.name, SaramaConfig(s.name, s.cfg.BrokerRoutes))
 	if err != nil {
 		return fmt.Errorf("join consumer group eda-%s at %v: %w", s.name, s.cfg.Brokers, err)
 	}

@@ -24,7 +24,7 @@ type Terminal struct {
 // OrderCancelled) from their beginning and calls fn for each, until ctx
 // ends. It is the testbed's own observer, not part of the system.
 func Watch(ctx context.Context, brokers []string, fn func(Terminal)) error {
-	cfg := SaramaConfig("testbed-watch")
+	cfg := SaramaConfig("testbed-watch", nil)
 	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		return fmt.Errorf("watch terminal events at %v: %w", brokers, err)

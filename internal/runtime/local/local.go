@@ -151,6 +151,24 @@ func (r *Runtime) Kill(name string) (int, error) {
 	return p.cmd.Process.Pid, nil
 }
 
+// Signal sends sig to the component's process group (SIGSTOP and SIGCONT
+// for a pause) and returns the pid it signalled.
+func (r *Runtime) Signal(name string, sig syscall.Signal) (int, error) {
+	r.mu.Lock()
+	p, ok := r.procs[name]
+	r.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("signal %s: no such component", name)
+	}
+	if p.done() {
+		return 0, fmt.Errorf("signal %s: not running (%v)", name, p.err)
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return 0, fmt.Errorf("signal %s with %v: %w", name, sig, err)
+	}
+	return p.cmd.Process.Pid, nil
+}
+
 // Restart starts a stopped component again with its original spec.
 func (r *Runtime) Restart(ctx context.Context, name string) error {
 	r.mu.Lock()
@@ -184,7 +202,9 @@ func (r *Runtime) Close(grace time.Duration) error {
 	r.mu.Unlock()
 	for _, p := range procs {
 		if !p.done() {
+			// A paused process keeps SIGTERM pending until SIGCONT lets it run.
 			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT)
 		}
 	}
 	deadline := time.NewTimer(grace)
