@@ -38,6 +38,8 @@ const (
 	FaultLatency = "latency"
 	// FaultBrokerLoss removes broker nodes from the cluster, busiest leaders first.
 	FaultBrokerLoss = "broker-loss"
+	// FaultPoisonMessage publishes malformed events into the topic the target consumes.
+	FaultPoisonMessage = "poison-message"
 
 	// RestartAfterDuration brings a crashed component back when the fault's duration is over.
 	RestartAfterDuration = "after-duration"
@@ -76,7 +78,7 @@ const (
 
 // FaultTypes returns the allowed values of faults[].type.
 func FaultTypes() []string {
-	return []string{FaultServiceCrash, FaultPause, FaultNetworkPartition, FaultNodeLoss, FaultLatency, FaultBrokerLoss}
+	return []string{FaultServiceCrash, FaultPause, FaultNetworkPartition, FaultNodeLoss, FaultLatency, FaultBrokerLoss, FaultPoisonMessage}
 }
 
 // Targets returns the allowed values of faults[].target: the capabilities a fault can hit. Each
@@ -218,6 +220,8 @@ type Fault struct {
 	Bandwidth int `yaml:"bandwidth"`
 	// broker-loss: how many broker nodes to remove, default 1; fewer than the cluster has.
 	Brokers int `yaml:"brokers"`
+	// poison-message: how many malformed events to publish, default 10, at most 10000.
+	Messages int `yaml:"messages"`
 }
 
 // faultFields says which optional fields apply to which fault type, and their defaults.
@@ -238,8 +242,9 @@ var faultFields = map[string]map[string]func(*Fault){
 		"jitter":    nil,
 		"bandwidth": nil,
 	},
-	FaultBrokerLoss: {"brokers": func(f *Fault) { f.Brokers = 1 }},
-	FaultPause:      {},
+	FaultBrokerLoss:    {"brokers": func(f *Fault) { f.Brokers = 1 }},
+	FaultPoisonMessage: {"messages": func(f *Fault) { f.Messages = 10 }},
+	FaultPause:         {},
 }
 
 // Total returns how long a run of s lasts: warm-up, measured period and drain.
@@ -422,9 +427,11 @@ func (f *Fault) isZero(field string) bool {
 		return f.Bandwidth == 0
 	case "brokers":
 		return f.Brokers == 0
+	case "messages":
+		return f.Messages == 0
 	}
 	return true
 }
 
 // optionalFaultFields lists the type-specific fields in file order.
-var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers"}
+var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers", "messages"}

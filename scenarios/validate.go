@@ -253,6 +253,9 @@ func (c *checker) faultFields(p string, f Fault) {
 			c.add(p+".bandwidth", "must be 0 (no cap) or a positive KiB/s, got %d", f.Bandwidth)
 		}
 	}
+	if f.Type == FaultPoisonMessage && c.ok(p+".messages") && (f.Messages < 1 || f.Messages > 10000) {
+		c.add(p+".messages", "must be between 1 and 10000, got %d", f.Messages)
+	}
 	if f.Type == FaultBrokerLoss {
 		if c.ok(p+".target") && f.Target != TargetBroker {
 			c.add(p+".target", "broker-loss removes broker nodes; its target must be %q, got %q", TargetBroker, f.Target)

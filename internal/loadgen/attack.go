@@ -42,10 +42,11 @@ func (a *Attacker) Run(ctx context.Context) (*Result, error) {
 	close(r.jobs)
 	r.wg.Wait()
 
-	covered := offset(a.cfg.Rate, n) - a.cfg.Warmup
+	covered := a.sched.offset(n) - a.cfg.Warmup
 	res := &Result{
 		Start:    t0.Add(a.cfg.Warmup),
 		Rate:     a.cfg.Rate,
+		Spikes:   a.cfg.Spikes,
 		Warmup:   a.cfg.Warmup,
 		Duration: max(0, min(covered, a.cfg.Duration)),
 		Records:  r.records[:n],
@@ -75,14 +76,15 @@ type job struct {
 	body []byte
 }
 
-// pace schedules requests at t0 + seq/rate until all are scheduled or ctx
-// is done, and returns how many it scheduled. When it wakes up late it sends
-// everything that is due at once, without moving the schedule.
+// pace schedules requests at t0 plus their offset in the schedule until all
+// are scheduled or ctx is done, and returns how many it scheduled. When it
+// wakes up late it sends everything that is due at once, without moving the
+// schedule.
 func (r *run) pace(ctx context.Context) uint64 {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for seq := uint64(0); seq < r.a.total; seq++ {
-		off := offset(r.a.cfg.Rate, seq)
+		off := r.a.sched.offset(seq)
 		due := r.t0.Add(off)
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)

@@ -3,7 +3,9 @@
 //
 // The model is open: request seq is due at start + seq/rate whatever the
 // system under test is doing, the way real customers keep arriving while a
-// service is down. A closed loop (send, wait, send) would slow down with the
+// service is down. A spike multiplies the rate for a window; request seq is
+// then due when the integral of the rate since the start reaches seq, so the
+// schedule stays absolute through the change of rate. A closed loop (send, wait, send) would slow down with the
 // system and hide exactly the outage the testbed exists to measure. Latency is
 // taken from the intended send time, not from the moment the request left, so
 // a request the pacer sent late (GC pause, slow machine) or that waited for a

@@ -43,13 +43,17 @@ type Outcome struct {
 type Config struct {
 	// URL is the POST target.
 	URL string
-	// Rate is the constant arrival rate in requests per second.
+	// Rate is the arrival rate in requests per second, outside Spikes.
 	Rate float64
 	// Warmup is sent on schedule before the measured period; its records are
 	// kept with Warmup set and left out of every statistic.
 	Warmup time.Duration
 	// Duration is the measured period, starting after Warmup.
 	Duration time.Duration
+	// Spikes multiply Rate inside windows of the measured period; outside
+	// them the rate is Rate. Windows must not overlap and must lie within
+	// [0, Duration]; they may come in any order. Optional.
+	Spikes []Spike
 	// Timeout bounds each request from the moment it is sent.
 	Timeout time.Duration
 	// MaxInFlight caps concurrent requests. A request that falls due while
@@ -69,6 +73,16 @@ type Config struct {
 	// proxy and no redirects; its idle connections are closed when Run
 	// returns.
 	Client *http.Client
+}
+
+// Spike is a window of the measured period in which the arrival rate is
+// Rate×Factor: a load spike, or a lull when Factor is below 1.
+type Spike struct {
+	// From and To are offsets from the start of the measured period; the
+	// window is [From, To).
+	From, To time.Duration
+	// Factor multiplies Rate; it must be > 0.
+	Factor float64
 }
 
 // Kind is how a scheduled request ended.
@@ -146,9 +160,10 @@ type Snapshot struct {
 
 // Attacker runs one attack. It is used once: Run fails when called again.
 type Attacker struct {
-	cfg       Config
+	cfg       Config // Spikes sorted by From
 	client    *http.Client
 	ownClient bool
+	sched     schedule
 	warmupN   uint64 // requests scheduled before the measured period
 	total     uint64 // requests scheduled in all
 
@@ -164,14 +179,20 @@ type Attacker struct {
 // New checks cfg and returns an Attacker for it. Every problem with cfg is
 // reported, joined in one error.
 func New(cfg Config) (*Attacker, error) {
-	if err := validate(cfg); err != nil {
+	spikes, err := validate(cfg)
+	if err != nil {
 		return nil, fmt.Errorf("new attacker: %w", err)
 	}
+	// The sorted copy also keeps the caller from changing the windows
+	// after they were checked.
+	cfg.Spikes = spikes
+	sched := newSchedule(cfg.Rate, cfg.Warmup, spikes)
 	a := &Attacker{
 		cfg:     cfg,
 		client:  cfg.Client,
-		warmupN: count(cfg.Rate, cfg.Warmup),
-		total:   count(cfg.Rate, cfg.Warmup+cfg.Duration),
+		sched:   sched,
+		warmupN: sched.count(cfg.Warmup),
+		total:   sched.count(cfg.Warmup + cfg.Duration),
 	}
 	if a.client == nil {
 		a.client = newClient(cfg.Timeout, cfg.MaxInFlight)
@@ -180,7 +201,8 @@ func New(cfg Config) (*Attacker, error) {
 	return a, nil
 }
 
-func validate(cfg Config) error {
+// validate returns cfg.Spikes sorted by From when cfg is valid.
+func validate(cfg Config) ([]Spike, error) {
 	var errs []error
 	if u, err := url.Parse(cfg.URL); err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
@@ -206,32 +228,27 @@ func validate(cfg Config) error {
 	if cfg.Next == nil {
 		errs = append(errs, errors.New("next: want a request builder, got nil"))
 	}
-	if rateOK && cfg.Warmup >= 0 && cfg.Duration > 0 {
+	spikes, spikeErrs := checkSpikes(cfg.Spikes, cfg.Duration)
+	errs = append(errs, spikeErrs...)
+	if rateOK && cfg.Warmup >= 0 && cfg.Duration > 0 && len(spikeErrs) == 0 {
+		rate := fmt.Sprint(cfg.Rate)
+		if len(spikes) > 0 {
+			rate += " with spikes"
+		}
+		sched := newSchedule(cfg.Rate, cfg.Warmup, spikes)
 		span := cfg.Warmup + cfg.Duration
-		if span < 0 || cfg.Rate*span.Seconds() >= maxRecords {
-			errs = append(errs, fmt.Errorf("rate %v over %v: more than %d requests", cfg.Rate, span, maxRecords))
-		} else if count(cfg.Rate, span) == count(cfg.Rate, cfg.Warmup) {
-			errs = append(errs, fmt.Errorf("rate %v over duration %v: no request falls in the measured period", cfg.Rate, cfg.Duration))
+		// A huge factor makes the number of arrivals infinite, which the
+		// comparison catches too.
+		if span < 0 || sched.arrivals(span) >= maxRecords {
+			errs = append(errs, fmt.Errorf("rate %s over %v: more than %d requests", rate, span, maxRecords))
+		} else if sched.count(span) == sched.count(cfg.Warmup) {
+			errs = append(errs, fmt.Errorf("rate %s over duration %v: no request falls in the measured period", rate, cfg.Duration))
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// offset is the scheduled time of request seq from the start of the warm-up.
-// It is computed from seq alone so that lateness never accumulates.
-func offset(rate float64, seq uint64) time.Duration {
-	return time.Duration(math.Round(float64(seq) * 1e9 / rate))
-}
-
-// count is the number of requests whose offset falls before d. A product
-// within float noise of an integer is that integer, so 1000/s over 300 ms is
-// 300 requests, not 301.
-func count(rate float64, d time.Duration) uint64 {
-	x := rate * float64(d) / 1e9
-	if r := math.Round(x); math.Abs(x-r) < 1e-6 {
-		return uint64(r)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	return uint64(math.Ceil(x))
+	return spikes, nil
 }
 
 // newClient is tuned for many concurrent POSTs to one host: every in-flight

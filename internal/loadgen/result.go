@@ -20,8 +20,10 @@ type Result struct {
 	// Start is the wall-clock start of the measured period, after the
 	// warm-up; Record.Intended is an offset from it.
 	Start time.Time
-	// Rate, Warmup are the attack's configuration.
+	// Rate, Spikes, Warmup are the attack's configuration, Spikes sorted
+	// by From, so that a report can mark the windows.
 	Rate   float64
+	Spikes []Spike
 	Warmup time.Duration
 	// Duration is the part of the measured period that was scheduled: the
 	// configured duration, or less when Run was cancelled.
@@ -35,7 +37,8 @@ type Result struct {
 type Bucket struct {
 	// T is the bucket's start as an offset from Result.Start.
 	T time.Duration
-	// Offered counts the requests scheduled in this second.
+	// Offered counts the requests scheduled in this second, so it follows
+	// the spikes.
 	Offered int64
 	// Accepted counts those the system accepted.
 	Accepted int64

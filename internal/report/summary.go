@@ -1,6 +1,7 @@
-// Package report turns what a run measured into the run bundle's tables:
-// summary.json, per-second CSV files and report.md in the shape of the seed
-// paper's Tables 1 and 2.
+// Package report turns what a run measured into the run bundle: summary.json,
+// report.md and a self-contained index.html in the shape of the seed
+// paper's Tables 1 and 2, the charts (package chart draws them) and CSV
+// files of the tables and the per-second series.
 package report
 
 import "time"
@@ -78,8 +79,11 @@ type Arch struct {
 	// within slo.completion_deadline of their intended send time.
 	CompletedInDeadline int64 `json:"completed_in_deadline"`
 	Unfinished          int64 `json:"unfinished"` // accepted, no terminal state by the end of the drain
-	Shipped             int64 `json:"shipped"`
-	Cancelled           int64 `json:"cancelled"`
+	// Abandoned counts accepted orders the system later cancelled for its
+	// own failure (a dependency unavailable): terminal, but not completed.
+	Abandoned int64 `json:"abandoned"`
+	Shipped   int64 `json:"shipped"`
+	Cancelled int64 `json:"cancelled"`
 
 	AcceptLatency     Latency `json:"accept_latency"`     // intended send -> answer, accepted requests only
 	CompletionLatency Latency `json:"completion_latency"` // intended send -> terminal state

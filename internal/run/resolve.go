@@ -13,6 +13,7 @@ import (
 	"github.com/edatestbed/testbed/internal/links"
 	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
+	"github.com/edatestbed/testbed/system/eda"
 )
 
 // archProcs lets a fault address components by their name within one
@@ -96,6 +97,14 @@ func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 
 	case scenarios.FaultNodeLoss:
 		return pl.nodeLoss(f, comp, procs)
+
+	case scenarios.FaultPoisonMessage:
+		topic := eda.InputTopic(comp)
+		if pl.synchronous || topic == "" {
+			return resolution{note: fmt.Sprintf("%s consumes no topic in %s; nothing injected", comp, pl.arch)}
+		}
+		p := faults.NewPoison(publisher{brokers: pl.brokers}, topic, f.Messages)
+		return resolution{fault: p, what: comp + " (topic " + topic + ")"}
 
 	case scenarios.FaultBrokerLoss:
 		if pl.brokerAdmin == nil {
@@ -211,3 +220,15 @@ func peerFilter(peers []string) func(string) bool {
 }
 
 var _ faults.Links = (*links.Set)(nil)
+
+// publisher puts the poison messages on an EDA's topics.
+type publisher struct{ brokers []string }
+
+func (p publisher) Publish(ctx context.Context, topic string, msgs []faults.Message) error {
+	keys := make([]string, len(msgs))
+	values := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		keys[i], values[i] = m.Key, m.Value
+	}
+	return eda.Publish(ctx, p.brokers, topic, keys, values)
+}

@@ -73,9 +73,96 @@ func leftovers(t *testing.T, dir string) []string {
 	return out
 }
 
-func TestServiceCrashEndToEnd(t *testing.T) {
+// listeners lists sockets listening on 127.0.0.2 and 127.0.0.3, the
+// addresses the runs give their architectures: proxies and components
+// alike must have closed theirs.
+func listeners(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		fields := strings.Fields(line)
+		// local_address is hex little-endian: 0200007F is 127.0.0.2; 0A is LISTEN.
+		if len(fields) > 3 && fields[3] == "0A" && (strings.HasPrefix(fields[1], "0200007F:") || strings.HasPrefix(fields[1], "0300007F:")) {
+			out = append(out, fields[1])
+		}
+	}
+	return out
+}
+
+func TestFaultsEndToEnd(t *testing.T) {
 	endToEnd(t)
-	sc, err := scenarios.Load("testdata/crash-short.yaml")
+	tests := []struct {
+		file string
+		// hit is the component or node each architecture's mapping names.
+		hit map[string]string
+	}{
+		{"testdata/crash-short.yaml", map[string]string{"eda": "inventory", "monolith": "monolith"}},
+		{"testdata/partition-short.yaml", map[string]string{"eda": "payment | broker-1, broker-2, broker-3, psp", "monolith": "monolith | psp"}},
+		{"testdata/node-loss-short.yaml", map[string]string{"eda": "node-2 (broker-2, inventory, payment)", "monolith": "node-1 (monolith)"}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			s, dir := runScenario(t, tt.file)
+			archs := map[string]report.Arch{}
+			for _, a := range s.Architectures {
+				archs[a.Name] = a
+			}
+			e, m := archs["eda"], archs["monolith"]
+			if e.Offered == 0 || m.Offered != e.Offered {
+				t.Fatalf("offered eda %d, monolith %d: want the same non-zero load", e.Offered, m.Offered)
+			}
+
+			// Every order the EDA accepted reaches a terminal state by the
+			// end of the drain: the backlog built during the fault is
+			// processed after it heals.
+			if e.Unfinished != 0 || e.Completed+e.Abandoned < e.Accepted {
+				t.Errorf("eda: accepted %d, completed %d, abandoned %d, unfinished %d; want every accepted order finished",
+					e.Accepted, e.Completed, e.Abandoned, e.Unfinished)
+			}
+			if e.Shipped == 0 {
+				t.Errorf("eda shipped nothing")
+			}
+
+			// While the fault is active the monolith refuses orders and
+			// order-api keeps taking them.
+			if r := acceptedUnderFault(t, e); r < 0.95 {
+				t.Errorf("eda accepted %.0f%% of orders under the fault; want >= 95%%", 100*r)
+			}
+			if r := acceptedUnderFault(t, m); r > 0.5 {
+				t.Errorf("monolith accepted %.0f%% of orders under the fault; want < 50%%", 100*r)
+			}
+			// The fault took effect in the EDA too: orders placed during it
+			// finished late.
+			if e.CompletionDownWindows == 0 {
+				t.Errorf("eda has no completion-down window: the fault did not take effect")
+			}
+
+			// The report says exactly what was hit where, and when.
+			if len(s.Faults) != 1 {
+				t.Fatalf("faults in summary = %d, want 1", len(s.Faults))
+			}
+			for _, h := range s.Faults[0].Mapping {
+				if h.Component != tt.hit[h.Arch] || h.Injected.IsZero() || !h.Healed.After(h.Injected) {
+					t.Errorf("%s fault mapping = %+v; want %q injected and healed", h.Arch, h, tt.hit[h.Arch])
+				}
+			}
+			for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("bundle lacks %s: %v", f, err)
+				}
+			}
+		})
+	}
+}
+
+// runScenario runs a scenario file and checks that nothing outlived it.
+func runScenario(t *testing.T, file string) (*report.Summary, string) {
+	t.Helper()
+	sc, err := scenarios.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,73 +179,31 @@ func TestServiceCrashEndToEnd(t *testing.T) {
 	if left := leftovers(t, reports); len(left) > 0 {
 		t.Fatalf("processes left after the run:\n%s", strings.Join(left, "\n"))
 	}
-
+	if ls := listeners(t); len(ls) > 0 {
+		t.Fatalf("ports still listening on the architectures' addresses after the run: %v", ls)
+	}
 	s, err := report.ReadSummary(filepath.Join(res.Dir, report.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	archs := map[string]report.Arch{}
-	for _, a := range s.Architectures {
-		archs[a.Name] = a
-	}
-	e, m := archs["eda"], archs["monolith"]
-	if e.Offered == 0 || m.Offered != e.Offered {
-		t.Fatalf("offered eda %d, monolith %d: want the same non-zero load", e.Offered, m.Offered)
-	}
+	return s, res.Dir
+}
 
-	// Every order the EDA accepted reaches a terminal state by the end of
-	// the drain: the backlog built while inventory was down is processed.
-	if e.Unfinished != 0 || e.Completed < e.Accepted {
-		t.Errorf("eda: accepted %d, completed %d, unfinished %d; want every accepted order finished", e.Accepted, e.Completed, e.Unfinished)
-	}
-	if e.Shipped == 0 {
-		t.Errorf("eda shipped nothing")
-	}
-
-	// While the fault is active the monolith refuses orders and order-api
-	// keeps taking them.
-	acceptedUnderFault := func(a report.Arch) float64 {
-		var off, acc int64
-		for _, sec := range a.Seconds {
-			if sec.FaultActive {
-				off += sec.Offered
-				acc += sec.Accepted
-			}
-		}
-		if off == 0 {
-			t.Fatalf("%s: no window marked as under fault", a.Name)
-		}
-		return float64(acc) / float64(off)
-	}
-	if r := acceptedUnderFault(e); r < 0.95 {
-		t.Errorf("eda accepted %.0f%% of orders while inventory was down; want >= 95%%", 100*r)
-	}
-	if r := acceptedUnderFault(m); r > 0.5 {
-		t.Errorf("monolith accepted %.0f%% of orders while it was crashed; want < 50%%", 100*r)
-	}
-	if m.AcceptDownWindows == 0 {
-		t.Errorf("monolith has no accept-down window during a crash")
-	}
-
-	// The report says exactly which process was killed where.
-	if len(s.Faults) != 1 {
-		t.Fatalf("faults in summary = %d, want 1", len(s.Faults))
-	}
-	hit := map[string]report.Hit{}
-	for _, h := range s.Faults[0].Mapping {
-		hit[h.Arch] = h
-	}
-	for arch, comp := range map[string]string{"eda": "inventory", "monolith": "monolith"} {
-		h := hit[arch]
-		if h.Component != comp || h.PID == 0 || h.Injected.IsZero() || h.Healed.IsZero() || !h.Healed.After(h.Injected) {
-			t.Errorf("%s fault mapping = %+v; want %s killed and healed", arch, h, comp)
+// acceptedUnderFault is the share of orders offered in windows with a fault
+// active that were accepted.
+func acceptedUnderFault(t *testing.T, a report.Arch) float64 {
+	t.Helper()
+	var off, acc int64
+	for _, sec := range a.Seconds {
+		if sec.FaultActive {
+			off += sec.Offered
+			acc += sec.Accepted
 		}
 	}
-	for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
-		if _, err := os.Stat(filepath.Join(res.Dir, f)); err != nil {
-			t.Errorf("bundle lacks %s: %v", f, err)
-		}
+	if off == 0 {
+		t.Fatalf("%s: no window marked as under fault", a.Name)
 	}
+	return float64(acc) / float64(off)
 }
 
 func TestInterruptLeavesNothingBehind(t *testing.T) {

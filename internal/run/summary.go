@@ -63,6 +63,7 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 		Completed:           comp.Completed,
 		CompletedInDeadline: comp.InDeadline,
 		Unfinished:          comp.Unfinished,
+		Abandoned:           comp.Failed,
 		Shipped:             comp.States["shipped"],
 		Cancelled:           comp.States["cancelled"],
 		AcceptLatency:       latency(a.latency["accept"]),

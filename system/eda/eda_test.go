@@ -208,3 +208,27 @@ func TestRestartedConsumerProcessesTheBacklog(t *testing.T) {
 		t.Fatalf("%d of %d orders finished after inventory came back", len(got), len(ids))
 	}
 }
+
+func TestPoisonMessagesDoNotStallConsumers(t *testing.T) {
+	s := startSystem(t, 0)
+	cat, err := domain.NewCatalog(s.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"p-0", "p-1", "p-2", "p-3"}
+	values := [][]byte{[]byte("\x00garbage"), []byte(`{"type":"Nope","order_id":"x"}`), []byte(`{}`), []byte(`[1,2]`)}
+	for _, topic := range Topics() {
+		if err := Publish(context.Background(), s.brokers, topic, keys, values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for i := range uint64(10) {
+		o := cat.Order("after-poison-", i)
+		ids = append(ids, o.ID)
+		s.place(o)
+	}
+	if got := s.awaitTerminal(ids, 30*time.Second); len(got) != len(ids) {
+		t.Fatalf("%d of %d orders placed after poison finished", len(got), len(ids))
+	}
+}

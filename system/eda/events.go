@@ -26,6 +26,18 @@ const (
 // Topics lists every topic the system uses, for creating them up front.
 func Topics() []string { return []string{TopicOrders, TopicInventory, TopicPayments, TopicShipping} }
 
+// InputTopic is the first topic a component consumes: where a poison
+// message aimed at it goes. Empty for a component that consumes nothing.
+func InputTopic(component string) string {
+	return map[string]string{
+		OrderAPI:  TopicInventory,
+		Inventory: TopicOrders,
+		Payment:   TopicInventory,
+		Shipping:  TopicPayments,
+		OrderView: TopicOrders,
+	}[component]
+}
+
 // Event types.
 const (
 	OrderPlaced      = "OrderPlaced"

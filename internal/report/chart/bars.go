@@ -1,0 +1,109 @@
+package chart
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Bars is a grouped bar chart: one group per entry of Groups along x, one
+// bar per set in each group, each bar labelled with its value.
+type Bars struct {
+	Title  string
+	YLabel string
+	// Unit follows each bar's value label: "%".
+	Unit   string
+	Groups []string
+	Sets   []BarSet
+}
+
+// BarSet is one bar of every group.
+type BarSet struct {
+	Name string
+	Tone Tone
+	// Hollow draws the bars as dashed outlines, for figures that are
+	// quoted rather than measured, so they cannot be mistaken for data.
+	Hollow bool
+	// Values holds one value per group; NaN leaves the group without
+	// this bar (its place stays empty, so bars keep their positions).
+	Values []float64
+}
+
+const barsHeight = 220
+
+// SVG draws the chart.
+func (b Bars) SVG() ([]byte, error) {
+	top, found := 0.0, false
+	for _, s := range b.Sets {
+		for i, v := range s.Values {
+			if i < len(b.Groups) && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				top, found = math.Max(top, v), true
+			}
+		}
+	}
+	if len(b.Groups) == 0 || !found {
+		return noData(b.Title)
+	}
+
+	p := newPlot("")
+	p.Y.Label.Text = b.YLabel
+	g := grid()
+	g.Vertical.Color = nil
+	p.Add(g)
+	p.NominalX(b.Groups...)
+	p.X.Tick.Label = textStyle(10, true)
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XCenter, draw.YTop
+
+	// Bars of a group stand side by side, the group centred on its tick.
+	plotWidth := vg.Length(width - 2*margin - 60)
+	barW := min(vg.Points(40), plotWidth*0.7/vg.Length(len(b.Groups)*len(b.Sets)))
+	var leg legend
+	labelStyle := textStyle(8.5, false)
+	labelStyle.XAlign, labelStyle.YAlign = draw.XCenter, draw.YBottom
+	for j, s := range b.Sets {
+		offset := (vg.Length(j) - vg.Length(len(b.Sets)-1)/2) * barW
+		for i, v := range s.Values {
+			if i >= len(b.Groups) || math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			bar, err := plotter.NewBarChart(plotter.Values{v}, barW)
+			if err != nil {
+				return nil, fmt.Errorf("draw %s: %w", b.Title, err)
+			}
+			bar.XMin, bar.Offset = float64(i), offset
+			bar.Color = s.Tone.color()
+			bar.LineStyle = draw.LineStyle{Color: s.Tone.color(), Width: vg.Points(0.5)}
+			if s.Hollow {
+				bar.Color = color.Gray{Y: 0xF4}
+				bar.LineStyle = draw.LineStyle{Color: color.Gray{Y: 0x40}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
+			}
+			label, err := plotter.NewLabels(plotter.XYLabels{
+				XYs:    plotter.XYs{{X: float64(i), Y: v}},
+				Labels: []string{strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + b.Unit},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("draw %s: %w", b.Title, err)
+			}
+			label.TextStyle = []text.Style{labelStyle}
+			label.Offset = vg.Point{X: offset, Y: vg.Points(2)}
+			p.Add(bar, label)
+			leg.add(s.Name, bar)
+		}
+	}
+	// Room above the tallest bar for its label.
+	p.X.Min, p.X.Max = -0.5, float64(len(b.Groups))-0.5
+	p.Y.Min, p.Y.Max = 0, math.Max(top*1.18, 1)
+
+	head := newHeader(b.Title, leg)
+	return render(b.Title, head.height+barsHeight, func(dc draw.Canvas) {
+		head.draw(dc)
+		area := draw.Crop(dc, margin, -margin, margin, -head.height)
+		p.Draw(area)
+	})
+}
