@@ -34,6 +34,7 @@ func commands() []command {
 		{"run", "run a scenario against every architecture and write its report", runCmd},
 		{"validate", "check scenario files and print every problem", validateCmd},
 		{"list", "list scenarios, fault types, targets and architectures", listCmd},
+		{"report", "rewrite the report of finished runs from their summary.json", reportCmd},
 		{"bench", "measure the load generator and each architecture's accept path", benchCmd},
 		{"serve", "run one component (used by the runtimes, rarely by hand)", serveCmd},
 		{"version", "print the version", versionCmd},

@@ -45,6 +45,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "nope", "--config", "x"}, `unknown component "nope"; allowed:`},
 		{[]string{"serve", "inventory"}, "--config is required"},
 		{[]string{"bench", "everything"}, `unknown target "everything"`},
+		{[]string{"report"}, "name at least one run directory"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, tt.args...)
@@ -105,6 +106,30 @@ func TestScenarioPath(t *testing.T) {
 	} {
 		if got := scenarioPath(in); got != want {
 			t.Errorf("scenarioPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReportRegenerates(t *testing.T) {
+	code, _, stderr := runCLI(t, "report", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "summary.json") {
+		t.Fatalf("report of a directory without a summary: exit %d, %s", code, stderr)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("../report/testdata/summary.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "report", dir)
+	if code != 0 || !strings.Contains(stdout, "report.md") {
+		t.Fatalf("report: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"report.md", "index.html", "charts/success-ratio.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("report did not write %s: %v", f, err)
 		}
 	}
 }

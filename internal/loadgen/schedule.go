@@ -31,14 +31,11 @@ type segment struct {
 // and sorted by From.
 func newSchedule(rate float64, warmup time.Duration, spikes []Spike) schedule {
 	s := schedule{{rate: rate}}
+	// A spike that starts where the warm-up or another spike ends leaves a
+	// segment without length; offset and arrivals pass over it because they
+	// take the last segment that has begun.
 	change := func(at time.Duration, r float64) {
-		last := &s[len(s)-1]
-		if at == last.start {
-			// A spike at the very start, or one that begins where the
-			// previous ends: the segment it replaces has no length.
-			last.rate = r
-			return
-		}
+		last := s[len(s)-1]
 		s = append(s, segment{start: at, n: last.n + last.rate*float64(at-last.start)/1e9, rate: r})
 	}
 	for _, sp := range spikes {

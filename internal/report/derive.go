@@ -30,6 +30,11 @@ func Derive(a *Arch, slo SLO, measured time.Duration) {
 	}
 }
 
+// Up reports whether a window met the SLO for accept and for completion.
+func (s Second) Up(slo SLO) bool {
+	return !belowSLO(s.Accepted, s.Offered, slo.SuccessRatio) && !belowSLO(s.CompletedInDeadline, s.Offered, slo.SuccessRatio)
+}
+
 // belowSLO reports whether a window served less than ratio of what it was
 // offered. A window with nothing offered is not down: nothing was asked of
 // the system, so nothing was refused, and counting it as down would turn a

@@ -360,7 +360,7 @@ func (r *builder) faults() {
 		items[i] = fmt.Sprintf("%s on %s, scheduled at %s for %s, restart: %s.", f.Type, f.Target, secs(f.At), secs(f.Duration), orDash(f.Restart))
 	}
 	r.add(block{kind: orderedBlock, items: items})
-	t := table{head: []string{"Fault", "Architecture", "Component hit", "PID", "Injected (after run start)", "Healed (after run start)", "Note"}}
+	t := table{head: []string{"Fault", "Architecture", "Hit", "PID", "Injected", "Healed", "Recovered after heal", "Note"}}
 	for i, f := range s.Faults {
 		for _, h := range f.Mapping {
 			component := h.Component
@@ -372,17 +372,35 @@ func (r *builder) faults() {
 				pid = strconv.Itoa(h.PID)
 			}
 			t.rows = append(t.rows, []string{strconv.Itoa(i + 1), h.Arch, component, pid,
-				sinceStart(h.Injected, s.Started), sinceStart(h.Healed, s.Started), orDash(h.Note)})
+				atMeasured(h.Injected, h.ScheduledInject, s.MeasuredStart), atMeasured(h.Healed, h.ScheduledHeal, s.MeasuredStart),
+				recovery(h), orDash(h.Note)})
 		}
 	}
 	r.add(block{kind: tableBlock, table: t})
+	r.para("Times count from the start of the measured period, as the scenario's do; the figure in brackets is the difference to the schedule: for an injection the testbed's own delay, for a heal also the time the component took to come back. Recovered after heal: from the heal to the first of three windows in a row that meet the SLO for both accept and completion.")
 }
 
-func sinceStart(t, start time.Time) string {
+// atMeasured formats t as seconds into the measured period, with its
+// lateness against the schedule.
+func atMeasured(t, scheduled, measured time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return "+" + secs(t.Sub(start))
+	out := "+" + secs(t.Sub(measured))
+	if !scheduled.IsZero() {
+		out += fmt.Sprintf(" (%+d ms)", t.Sub(scheduled).Milliseconds())
+	}
+	return out
+}
+
+func recovery(h Hit) string {
+	switch {
+	case h.Healed.IsZero():
+		return "—"
+	case h.Recovery < 0:
+		return "not within the measured period"
+	}
+	return secs(h.Recovery)
 }
 
 func (r *builder) timeline() {

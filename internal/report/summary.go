@@ -27,6 +27,9 @@ type Summary struct {
 	Seed       int64     `json:"seed"`
 	Started    time.Time `json:"started"`
 	Ended      time.Time `json:"ended"`
+	// MeasuredStart is when the measured period began (after warm-up);
+	// fault times in the scenario count from it.
+	MeasuredStart time.Time `json:"measured_start"`
 
 	Provenance Provenance `json:"provenance"`
 	Load       Load       `json:"load"`
@@ -174,4 +177,12 @@ type Hit struct {
 	Injected  time.Time `json:"injected"`
 	Healed    time.Time `json:"healed"`
 	Note      string    `json:"note,omitempty"`
+	// When the timeline meant to inject and heal; the difference to
+	// Injected and Healed is the testbed's own timing error.
+	ScheduledInject time.Time `json:"scheduled_inject"`
+	ScheduledHeal   time.Time `json:"scheduled_heal"`
+	// Recovery runs from the heal to the start of the first window from
+	// which three in a row meet the SLO for accept and completion; -1 when
+	// that never happened in the measured period.
+	Recovery time.Duration `json:"recovery_ns"`
 }

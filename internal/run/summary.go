@@ -48,9 +48,49 @@ func summarize(sc *scenarios.Scenario, id string, started time.Time, archs []*ar
 		if a.result == nil {
 			continue
 		}
+		s.MeasuredStart = a.result.Start.UTC()
 		s.Architectures = append(s.Architectures, a.summarize(sc, tl, s.SLO))
 	}
+	for i := range s.Faults {
+		for j := range s.Faults[i].Mapping {
+			h := &s.Faults[i].Mapping[j]
+			for _, a := range s.Architectures {
+				if a.Name == h.Arch {
+					h.Recovery = recoveryAfter(a, s.SLO, h.Healed, s.MeasuredStart)
+				}
+			}
+		}
+	}
 	return s
+}
+
+// recoveryRun is how many windows in a row must meet the SLO for a system
+// to count as recovered: one good second can be luck.
+const recoveryRun = 3
+
+// recoveryAfter is the time from healed to the start of the first window
+// that begins a run of recoveryRun windows meeting the SLO for accept and
+// completion; -1 when none does before the measured period ends.
+func recoveryAfter(a report.Arch, slo report.SLO, healed, measuredStart time.Time) time.Duration {
+	if healed.IsZero() {
+		return 0
+	}
+	// Windows are judged by the orders sent in them, so the first window
+	// that can show recovery is the one the heal falls in.
+	first := max(0, int(healed.Sub(measuredStart)/time.Second))
+	streak := 0
+	for i := first; i < len(a.Seconds); i++ {
+		if !a.Seconds[i].Up(slo) {
+			streak = 0
+			continue
+		}
+		streak++
+		if streak == recoveryRun {
+			start := measuredStart.Add(time.Duration(i-recoveryRun+1) * time.Second)
+			return max(0, start.Sub(healed))
+		}
+	}
+	return -1
 }
 
 func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO) report.Arch {

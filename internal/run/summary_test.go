@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edatestbed/testbed/internal/loadgen"
+	"github.com/edatestbed/testbed/internal/report"
 )
 
 func TestQuantileMs(t *testing.T) {
@@ -79,5 +80,31 @@ func TestBacklog(t *testing.T) {
 		if p.T != i || p.Orders != want[i] {
 			t.Fatalf("backlog = %v, want orders %v", got, want)
 		}
+	}
+}
+
+func TestRecoveryAfter(t *testing.T) {
+	m := time.Unix(1000, 0)
+	slo := report.SLO{SuccessRatio: 0.9}
+	sec := func(ok bool) report.Second {
+		if ok {
+			return report.Second{Offered: 10, Accepted: 10, CompletedInDeadline: 10}
+		}
+		return report.Second{Offered: 10, Accepted: 10, CompletedInDeadline: 2}
+	}
+	// down 0-4, one lucky window at 5, down 6, up from 7 on
+	var secs []report.Second
+	for i := range 12 {
+		secs = append(secs, sec(i == 5 || i >= 7))
+	}
+	a := report.Arch{Seconds: secs}
+	if got := recoveryAfter(a, slo, m.Add(3500*time.Millisecond), m); got != 3500*time.Millisecond {
+		t.Fatalf("recovery = %v, want 3.5s (heal at 3.5 s, three good windows from 7 s)", got)
+	}
+	if got := recoveryAfter(a, slo, m.Add(10*time.Second), m); got != -1 {
+		t.Fatalf("recovery with too few windows left = %v, want -1", got)
+	}
+	if got := recoveryAfter(a, slo, m.Add(7200*time.Millisecond), m); got != 0 {
+		t.Fatalf("recovery when already up = %v, want 0", got)
 	}
 }

@@ -33,10 +33,11 @@ type hit struct {
 	fault     faults.Fault
 	pid       func() int
 
-	mu       sync.Mutex
-	injected time.Time
-	healed   time.Time
-	notes    []string
+	mu        sync.Mutex
+	injected  time.Time
+	healed    time.Time
+	scheduled [2]time.Time // inject, heal
+	notes     []string
 }
 
 func (h *hit) note(format string, args ...any) {
@@ -82,7 +83,17 @@ func (t *timeline) play(ctx context.Context, measuredStart time.Time, progress i
 }
 
 func (e *entry) play(ctx context.Context, measuredStart time.Time, progress io.Writer) error {
-	if !waitUntil(ctx, measuredStart.Add(e.fault.At.D())) {
+	inject := measuredStart.Add(e.fault.At.D())
+	heal := inject.Add(e.fault.Duration.D())
+	for _, h := range e.hits {
+		h.mu.Lock()
+		h.scheduled = [2]time.Time{inject, heal}
+		if e.fault.Restart == faults.RestartNever {
+			h.scheduled[1] = time.Time{}
+		}
+		h.mu.Unlock()
+	}
+	if !waitUntil(ctx, inject) {
 		return ctx.Err()
 	}
 	err := e.each(func(h *hit) error {
@@ -99,7 +110,7 @@ func (e *entry) play(ctx context.Context, measuredStart time.Time, progress io.W
 	if e.fault.Restart == faults.RestartNever {
 		return err
 	}
-	if !waitUntil(ctx, measuredStart.Add(e.fault.At.D()+e.fault.Duration.D())) {
+	if !waitUntil(ctx, heal) {
 		return errors.Join(err, ctx.Err())
 	}
 	return errors.Join(err, e.heal(ctx, progress))
@@ -205,7 +216,8 @@ func (t *timeline) report() []report.Fault {
 			h.mu.Lock()
 			f.Mapping = append(f.Mapping, report.Hit{
 				Arch: h.arch, Component: h.component, PID: h.pid(), Injected: h.injected, Healed: h.healed,
-				Note: strings.Join(h.notes, "; "),
+				Note:            strings.Join(h.notes, "; "),
+				ScheduledInject: h.scheduled[0], ScheduledHeal: h.scheduled[1],
 			})
 			h.mu.Unlock()
 		}
