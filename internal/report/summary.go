@@ -186,3 +186,15 @@ type Hit struct {
 	// that never happened in the measured period.
 	Recovery time.Duration `json:"recovery_ns"`
 }
+
+// Check is one business checker's verdict on one architecture: did the
+// system lose, duplicate or invent anything.
+type Check struct {
+	Arch       string   `json:"arch"`
+	Name       string   `json:"name"` // lost, duplicated, stock, money, read-model, ...
+	Passed     bool     `json:"passed"`
+	Checked    int64    `json:"checked"`            // how many orders, SKUs or charges it looked at
+	Violations int64    `json:"violations"`         // how many of them broke the rule
+	Examples   []string `json:"examples,omitempty"` // a few order ids or SKUs that broke it
+	Detail     string   `json:"detail"`             // the rule, and what was found, in one sentence
+}

@@ -42,6 +42,8 @@ type plan struct {
 	brokers  []string // eda only: where the testbed watches terminal events
 	// synchronous architectures answer with the terminal state.
 	synchronous bool
+	// pspAddr is the provider's own address, for reading its ledger.
+	pspAddr string
 }
 
 // brokerNodes and partitions shape the embedded cluster: three nodes as in
@@ -154,7 +156,7 @@ func (p planner) monolith() (pl plan, err error) {
 		arch: arch, components: []local.Spec{pspSpec, m}, capabilities: caps,
 		nodes: map[string][]string{"node-1": {"monolith"}}, links: ls,
 		disks:    map[string][]string{"monolith": sqliteFiles(filepath.Join(data, "monolith.db"))},
-		orderURL: "http://" + addr + "/orders", synchronous: true,
+		orderURL: "http://" + addr + "/orders", synchronous: true, pspAddr: pspAddr,
 	}, nil
 }
 
@@ -244,7 +246,7 @@ func (p planner) eda() (pl plan, err error) {
 		specs = append(specs, s)
 	}
 	return plan{
-		arch: arch, components: specs, orderURL: orderURL, brokers: brokers,
+		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, pspAddr: pspAddr,
 		nodes: edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
 		capabilities: map[string]string{
 			"order": eda.OrderAPI, "inventory": eda.Inventory, "payment": eda.Payment,

@@ -54,8 +54,9 @@ type archRun struct {
 	attacker *loadgen.Attacker
 	result   *loadgen.Result
 
-	mu   sync.Mutex
-	done map[string]loadgen.Completion
+	mu        sync.Mutex
+	done      map[string]loadgen.Completion
+	terminals []eda.Terminal // every terminal event seen, duplicates included
 
 	// latency holds the accept and completion histograms once summarized.
 	latency map[string]*hdrhistogram.Histogram
@@ -64,6 +65,7 @@ type archRun struct {
 func (a *archRun) complete(t eda.Terminal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.terminals = append(a.terminals, t)
 	if _, ok := a.done[t.OrderID]; !ok {
 		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State), Failed: domain.SystemFault(t.Reason)}
 	}
@@ -194,7 +196,25 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	watchers.Wait()
 	close(watchErr)
 
+	// What the checkers need, written before teardown: the load
+	// generator's record of every request, the terminal events seen, and
+	// the payment provider's ledger. The systems' own databases are read
+	// after teardown, once every process has closed them.
 	var runErrs []error
+	heal, cancelHeal := context.WithTimeout(context.Background(), opt.ReadyTimeout)
+	if err := tl.healAll(heal); err != nil {
+		runErrs = append(runErrs, fmt.Errorf("heal faults: %w", err))
+	}
+	cancelHeal()
+	for _, a := range archs {
+		if err := a.writeRecords(ctx, dir); err != nil {
+			runErrs = append(runErrs, err)
+		}
+	}
+	if err := rt.Close(5 * time.Second); err != nil {
+		fmt.Fprintf(progress, "teardown: %v\n", err)
+	}
+
 	for i, err := range loadErrs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			runErrs = append(runErrs, fmt.Errorf("load on %s: %w", archs[i].plan.arch, err))

@@ -66,3 +66,21 @@ func (c *Client) post(ctx context.Context, path string, body ChargeRequest) (Cha
 	}
 	return ch, nil
 }
+
+// Ledger returns every charge the provider decided.
+func (c *Client) Ledger(ctx context.Context) ([]Charge, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/ledger", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("read ledger: %w", err)
+	}
+	defer resp.Body.Close()
+	var out []Charge
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode ledger: %w", err)
+	}
+	return out, nil
+}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -51,11 +53,12 @@ func NewServer(cfg Config) *Server {
 	return &Server{cfg: cfg, charges: make(map[string]*Charge)}
 }
 
-// Handler serves POST /charges, POST /refunds and GET /healthz.
+// Handler serves POST /charges, POST /refunds, GET /ledger and GET /healthz.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /charges", s.charge)
 	mux.HandleFunc("POST /refunds", s.refund)
+	mux.HandleFunc("GET /ledger", s.ledger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	return mux
 }
@@ -111,6 +114,19 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no charge for order "+req.OrderID, http.StatusNotFound)
 		return
 	}
+	writeJSON(w, out)
+}
+
+// ledger answers every charge the provider decided, sorted by order id:
+// what the money checker holds the systems to.
+func (s *Server) ledger(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	out := make([]Charge, 0, len(s.charges))
+	for _, c := range s.charges {
+		out = append(out, *c)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Charge) int { return strings.Compare(a.OrderID, b.OrderID) })
 	writeJSON(w, out)
 }
 

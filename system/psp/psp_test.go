@@ -68,6 +68,10 @@ func TestChargeIsIdempotentAndRefundable(t *testing.T) {
 	if _, err := c.Refund(ctx, "never-charged"); err == nil {
 		t.Fatal("refund of an unknown order succeeded")
 	}
+	ledger, err := c.Ledger(ctx)
+	if err != nil || len(ledger) != 1 || !ledger[0].Refunded || ledger[0].Amount != 500 {
+		t.Fatalf("ledger = %+v, %v; want the one refunded charge of 500", ledger, err)
+	}
 }
 
 func TestUnavailable(t *testing.T) {

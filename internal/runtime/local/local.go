@@ -62,6 +62,10 @@ func New(bin string, ready time.Duration, onExit func(name string, err error)) *
 // that carries the end of its log when it dies or stays unhealthy.
 func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return fmt.Errorf("start %s: the runtime is shutting down", spec.Name)
+	}
 	if p, ok := r.procs[spec.Name]; ok && !p.done() {
 		r.mu.Unlock()
 		return fmt.Errorf("start %s: already running as pid %d", spec.Name, p.cmd.Process.Pid)
