@@ -8,7 +8,9 @@ COMMIT   := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test test-short scenario validate list bench lint fmt clean help
+JAEGER_VERSION ?= v1.76.0
+
+.PHONY: all build test test-short scenario validate list bench lint fmt clean help tools
 
 all: build
 
@@ -44,6 +46,20 @@ lint: ## gofmt, go vet, staticcheck
 
 fmt: ## format the code
 	gofmt -w .
+
+tools: bin/jaeger ## build Jaeger v2 from its Go module into bin/ (cached; about 5 minutes the first time)
+
+# Jaeger's module carries replace directives, so `go install` refuses it;
+# building inside a copy of the downloaded module works.
+bin/jaeger:
+	@mkdir -p bin
+	@set -e; dir=$$($(GO) mod download -json github.com/jaegertracing/jaeger@$(JAEGER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" || { echo "make tools: could not download github.com/jaegertracing/jaeger@$(JAEGER_VERSION)" >&2; exit 1; }; \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -r "$$dir" "$$tmp/jaeger"; chmod -R u+w "$$tmp/jaeger"; \
+	echo "building jaeger $(JAEGER_VERSION) (first time: several minutes)"; \
+	cd "$$tmp/jaeger" && CGO_ENABLED=0 $(GO) build -trimpath -o "$(CURDIR)/bin/jaeger" ./cmd/jaeger
+	@./bin/jaeger version 2>/dev/null | head -1 || true
 
 clean: ## remove binaries (reports stay)
 	rm -rf bin/

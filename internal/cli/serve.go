@@ -5,16 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/edatestbed/testbed/internal/broker"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 func serveComponents() []string {
@@ -67,36 +68,53 @@ address.
 		fmt.Fprintf(e.stderr, "serve %s: %v\n", name, err)
 		return 1
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", name)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, log, name, raw); err != nil {
-		log.Error("exit", "err", err)
+	if err := serve(ctx, e, name, raw); err != nil {
+		fmt.Fprintf(e.stderr, "serve %s: %v\n", name, err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, log *slog.Logger, name string, raw []byte) error {
+// serve decodes the component's config, builds its telemetry (JSON logs on
+// stderr, which the runtime writes to the component's log file) and runs it.
+func serve(ctx context.Context, e env, name string, raw []byte) error {
+	run := func(tc telemetry.Config, fn func(*telemetry.Telemetry) error) error {
+		tel, err := telemetry.New(ctx, tc, name, e.stderr)
+		if err != nil {
+			return err
+		}
+		err = fn(tel)
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if ferr := tel.Shutdown(flush); ferr != nil {
+			tel.Log.Warn("flush spans", "err", ferr)
+		}
+		if err != nil {
+			tel.Log.Error("exit", "err", err)
+		}
+		return err
+	}
 	switch name {
 	case "broker":
 		var c broker.Config
 		if err := decodeConfig(raw, &c); err != nil {
 			return err
 		}
-		return broker.Run(ctx, log, c)
+		return run(telemetry.Config{Arch: "eda"}, func(t *telemetry.Telemetry) error { return broker.Run(ctx, t.Log, c) })
 	case "psp":
 		var c psp.ServeConfig
 		if err := decodeConfig(raw, &c); err != nil {
 			return err
 		}
-		return psp.Run(ctx, log, c)
+		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return psp.Run(ctx, t, c) })
 	case "monolith":
 		var c monolith.Config
 		if err := decodeConfig(raw, &c); err != nil {
 			return err
 		}
-		return monolith.Run(ctx, log, c)
+		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return monolith.Run(ctx, t, c) })
 	default:
 		var c eda.Config
 		if err := decodeConfig(raw, &c); err != nil {
@@ -105,7 +123,7 @@ func serve(ctx context.Context, log *slog.Logger, name string, raw []byte) error
 		if c.Component != name {
 			return fmt.Errorf("config is for component %q, not %q", c.Component, name)
 		}
-		return eda.Run(ctx, log, c)
+		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return eda.Run(ctx, t, c) })
 	}
 }
 

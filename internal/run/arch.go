@@ -17,6 +17,7 @@ import (
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 // plan is one architecture laid out for the local runtime: its processes
@@ -67,6 +68,12 @@ type planner struct {
 	dir  string
 	host string
 	sc   *scenarios.Scenario
+	// otlp is where components send spans (host:port); empty: not exported.
+	otlp string
+}
+
+func (p planner) telemetry(arch string) telemetry.Config {
+	return telemetry.Config{Arch: arch, OTLPEndpoint: p.otlp}
 }
 
 func (p planner) catalog() domain.CatalogConfig {
@@ -103,7 +110,7 @@ func (p planner) component(arch, name string, cfg func(listen string) any) (loca
 
 func (p planner) psp(arch string) (local.Spec, string, error) {
 	return p.component(arch, pspComponent, func(listen string) any {
-		return psp.ServeConfig{Listen: listen, Config: psp.Config{
+		return psp.ServeConfig{Listen: listen, Telemetry: p.telemetry(arch), Config: psp.Config{
 			Seed: p.sc.Seed, Latency: p.sc.PSP.Latency.D(), Jitter: p.sc.PSP.Jitter.D(), DeclineRate: p.sc.PSP.DeclineRate,
 		}}
 	})
@@ -141,7 +148,7 @@ func (p planner) monolith() (pl plan, err error) {
 		return plan{}, err
 	}
 	m, addr, err := p.component(arch, "monolith", func(listen string) any {
-		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.catalog(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout}
+		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.catalog(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch)}
 	})
 	if err != nil {
 		return plan{}, err
@@ -233,7 +240,7 @@ func (p planner) eda() (pl plan, err error) {
 		s, addr, err := p.component(arch, name, func(listen string) any {
 			return eda.Config{
 				Component: name, Listen: listen, DataDir: data, Brokers: brokers, BrokerRoutes: routes,
-				Catalog: p.catalog(), PSPURL: pspURL, PSPTimeout: pspTimeout,
+				Catalog: p.catalog(), PSPURL: pspURL, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
 			}
 		})
 		if err != nil {

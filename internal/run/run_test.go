@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -150,12 +151,57 @@ func TestFaultsEndToEnd(t *testing.T) {
 					t.Errorf("%s fault mapping = %+v; want %q injected and healed", h.Arch, h, tt.hit[h.Arch])
 				}
 			}
+			if strings.HasPrefix(filepath.Base(tt.file), "crash") {
+				sameTracePerOrder(t, filepath.Join(dir, "eda", "logs"))
+			}
 			for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
 				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("bundle lacks %s: %v", f, err)
 				}
 			}
 		})
+	}
+}
+
+// sameTracePerOrder checks that the log lines of each order, across every
+// EDA service, carry one trace id: one order is one trace, through HTTP,
+// the outbox and Kafka.
+func sameTracePerOrder(t *testing.T, logs string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(logs, "*.log"))
+	traces := map[string]map[string]bool{}     // order -> trace ids
+	components := map[string]map[string]bool{} // order -> components that logged it
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var l struct {
+				Order, Component string
+				TraceID          string `json:"trace_id"`
+			}
+			if json.Unmarshal([]byte(line), &l) != nil || l.Order == "" {
+				continue
+			}
+			if traces[l.Order] == nil {
+				traces[l.Order], components[l.Order] = map[string]bool{}, map[string]bool{}
+			}
+			traces[l.Order][l.TraceID] = true
+			components[l.Order][l.Component] = true
+		}
+	}
+	full := 0
+	for order, ids := range traces {
+		if len(ids) != 1 || ids[""] {
+			t.Fatalf("order %s logged under trace ids %v; want exactly one", order, ids)
+		}
+		if len(components[order]) >= 5 {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Fatalf("no order was logged by all five services (of %d orders logged)", len(traces))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 func freeAddr(t *testing.T) string {
@@ -71,7 +72,7 @@ func (s *system) start(name string) {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", name)
 	go func() {
-		done <- Run(ctx, log, Config{
+		done <- Run(ctx, telemetry.Nop(log), Config{
 			Component: name, Listen: s.addrs[name], DataDir: s.dir, Brokers: s.brokers,
 			Catalog: s.catalog, PSPURL: s.pspURL, PSPTimeout: time.Second,
 		})

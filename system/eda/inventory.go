@@ -11,7 +11,8 @@ import (
 	"github.com/edatestbed/testbed/system/store"
 )
 
-const reservationSchema = `CREATE TABLE IF NOT EXISTS reservations (
+// ReservationSchema is inventory's record of the stock each order holds.
+const ReservationSchema = `CREATE TABLE IF NOT EXISTS reservations (
 	order_id TEXT PRIMARY KEY,
 	items TEXT NOT NULL,
 	released INTEGER NOT NULL DEFAULT 0

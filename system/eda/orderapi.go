@@ -13,7 +13,8 @@ import (
 	"github.com/edatestbed/testbed/system/domain"
 )
 
-const orderSchema = `CREATE TABLE IF NOT EXISTS orders (
+// OrderSchema is order-api's order table, the write model.
+const OrderSchema = `CREATE TABLE IF NOT EXISTS orders (
 	id TEXT PRIMARY KEY,
 	customer TEXT NOT NULL,
 	items TEXT NOT NULL,
@@ -35,6 +36,9 @@ type Accepted struct {
 func (s *service) orderAPI() {
 	s.mux.HandleFunc("POST /orders", s.http.Wrap("/orders", component.PlaceOrder(s.log, s.catalog, http.StatusAccepted, func(ctx context.Context, o domain.PlaceOrder) (any, error) {
 		state, err := s.place(ctx, o)
+		if err == nil {
+			s.log.InfoContext(ctx, "order accepted", "order", o.ID, "state", state)
+		}
 		return Accepted{ID: o.ID, State: state}, err
 	})))
 	s.on(StockRejected, s.cancelOrder)

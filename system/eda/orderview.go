@@ -11,7 +11,8 @@ import (
 	"github.com/edatestbed/testbed/system/domain"
 )
 
-const viewSchema = `CREATE TABLE IF NOT EXISTS order_view (
+// ViewSchema is order-view's read model table.
+const ViewSchema = `CREATE TABLE IF NOT EXISTS order_view (
 	id TEXT PRIMARY KEY,
 	customer TEXT NOT NULL DEFAULT '',
 	amount INTEGER NOT NULL DEFAULT 0,

@@ -9,24 +9,37 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 const outboxSchema = `CREATE TABLE IF NOT EXISTS outbox (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	topic TEXT NOT NULL,
 	key TEXT NOT NULL,
-	payload BLOB NOT NULL
+	payload BLOB NOT NULL,
+	trace TEXT NOT NULL DEFAULT ''
 )`
 
-// addToOutbox records events in the caller's transaction; the relay
-// publishes them after commit.
-func addToOutbox(ctx context.Context, tx *sql.Tx, events []Event) error {
+// addToOutbox records events in the caller's transaction, with the trace
+// context of the work that caused them; the relay publishes them after
+// commit, continuing that trace.
+func (s *service) addToOutbox(ctx context.Context, tx *sql.Tx, events []Event) error {
+	carrier := propagation.MapCarrier{}
+	s.tel.Inject(ctx, carrier)
+	tc, err := json.Marshal(carrier)
+	if err != nil {
+		return fmt.Errorf("encode trace context: %w", err)
+	}
 	for _, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", e.Type, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, key, payload) VALUES (?, ?, ?)`, e.Topic(), e.OrderID, b); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, key, payload, trace) VALUES (?, ?, ?, ?)`, e.Topic(), e.OrderID, b, tc); err != nil {
 			return fmt.Errorf("add %s to outbox: %w", e.Type, err)
 		}
 	}
@@ -38,6 +51,7 @@ func addToOutbox(ctx context.Context, tx *sql.Tx, events []Event) error {
 // drop the duplicates by event id.
 type relay struct {
 	log      *slog.Logger
+	tel      *telemetry.Telemetry
 	db       *sql.DB
 	producer sarama.SyncProducer
 	wake     chan struct{}
@@ -46,8 +60,8 @@ type relay struct {
 
 const relayBatch = 500
 
-func newRelay(log *slog.Logger, db *sql.DB, p sarama.SyncProducer, m *metrics) *relay {
-	return &relay{log: log, db: db, producer: p, wake: make(chan struct{}, 1), metrics: m}
+func newRelay(tel *telemetry.Telemetry, db *sql.DB, p sarama.SyncProducer, m *metrics) *relay {
+	return &relay{log: tel.Log, tel: tel, db: db, producer: p, wake: make(chan struct{}, 1), metrics: m}
 }
 
 // notify tells the relay there is something to publish without blocking.
@@ -88,20 +102,35 @@ func (r *relay) run(ctx context.Context) {
 }
 
 func (r *relay) publishBatch(ctx context.Context) (int, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT seq, topic, key, payload FROM outbox ORDER BY seq LIMIT ?`, relayBatch)
+	rows, err := r.db.QueryContext(ctx, `SELECT seq, topic, key, payload, trace FROM outbox ORDER BY seq LIMIT ?`, relayBatch)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
 	var msgs []*sarama.ProducerMessage
+	var spans []trace.Span
+	defer func() {
+		for _, sp := range spans {
+			sp.End()
+		}
+	}()
 	var last int64
 	for rows.Next() {
-		var topic, key string
+		var topic, key, tc string
 		var payload []byte
-		if err := rows.Scan(&last, &topic, &key, &payload); err != nil {
+		if err := rows.Scan(&last, &topic, &key, &payload, &tc); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("scan outbox: %w", err)
 		}
-		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.ByteEncoder(payload)})
+		m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.ByteEncoder(payload)}
+		// Each message continues the trace of the work that wrote it,
+		// through a publish span, into the consumers.
+		carrier := propagation.MapCarrier{}
+		_ = json.Unmarshal([]byte(tc), &carrier)
+		pctx, span := r.tel.Start(r.tel.Extract(ctx, carrier), "publish "+topic, trace.SpanKindProducer,
+			attribute.String(telemetry.KeyOrder, key), attribute.String("messaging.destination.name", topic))
+		r.tel.Inject(pctx, producerHeaders{m})
+		spans = append(spans, span)
+		msgs = append(msgs, m)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -112,6 +141,9 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	if err := r.producer.SendMessages(msgs); err != nil {
+		for _, sp := range spans {
+			sp.RecordError(err)
+		}
 		return 0, fmt.Errorf("publish %d events: %w", len(msgs), err)
 	}
 	for _, m := range msgs {

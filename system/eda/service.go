@@ -15,11 +15,14 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edatestbed/testbed/system/component"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/store"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 // The components of the system.
@@ -47,6 +50,7 @@ type Config struct {
 	Catalog      domain.CatalogConfig `json:"catalog"`
 	PSPURL       string               `json:"psp_url,omitempty"`
 	PSPTimeout   time.Duration        `json:"psp_timeout,omitempty"`
+	Telemetry    telemetry.Config     `json:"telemetry"`
 }
 
 // handler reacts to one event. Work outside the database (calling the PSP)
@@ -61,6 +65,7 @@ type service struct {
 	name     string
 	cfg      Config
 	log      *slog.Logger
+	tel      *telemetry.Telemetry
 	db       *sql.DB
 	catalog  *domain.Catalog
 	psp      *psp.Client
@@ -101,13 +106,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 const processedSchema = `CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY)`
 
 // Run starts the component cfg names and serves until ctx ends.
-func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
+func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
+	log := tel.Log
 	schemas := map[string][]string{
-		OrderAPI:  {orderSchema},
-		Inventory: {store.StockSchema, reservationSchema},
+		OrderAPI:  {OrderSchema},
+		Inventory: {store.StockSchema, ReservationSchema},
 		Payment:   {paymentSchema},
-		Shipping:  {shipmentSchema},
-		OrderView: {viewSchema},
+		Shipping:  {ShipmentSchema},
+		OrderView: {ViewSchema},
 	}
 	schema, ok := schemas[cfg.Component]
 	if !ok {
@@ -125,7 +131,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 
 	reg := prometheus.NewRegistry()
 	s := &service{
-		name: cfg.Component, cfg: cfg, log: log, db: db, catalog: cat, reg: reg,
+		name: cfg.Component, cfg: cfg, log: log, tel: tel, db: db, catalog: cat, reg: reg,
 		metrics:  newMetrics(reg),
 		handlers: map[string]handler{},
 	}
@@ -147,7 +153,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		}
 		defer p.Close()
 		s.producer = p
-		s.relay = newRelay(log, db, p, s.metrics)
+		s.relay = newRelay(tel, db, p, s.metrics)
 	}
 
 	switch cfg.Component {
@@ -159,7 +165,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		}
 		s.inventory()
 	case Payment:
-		s.psp = psp.NewClient(cfg.PSPURL, nil)
+		s.psp = psp.NewClient(cfg.PSPURL, tel.Client())
 		s.payment()
 	case Shipping:
 		s.shipping()
@@ -197,7 +203,7 @@ func (s *service) run(ctx context.Context) error {
 	} else {
 		done <- struct{}{}
 	}
-	err = component.Serve(ctx, s.log, s.cfg.Listen, s.mux)
+	err = component.Serve(ctx, s.log, s.cfg.Listen, s.tel.Handler(s.name, s.mux))
 	cancel()
 	<-done
 	<-done
@@ -258,20 +264,27 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool
 	if h == nil {
 		return true
 	}
+	ctx = s.tel.Extract(ctx, consumerHeaders(msg.Headers))
+	ctx, span := s.tel.Start(ctx, "consume "+e.Type, trace.SpanKindConsumer,
+		attribute.String(telemetry.KeyOrder, e.OrderID), attribute.String(telemetry.KeyEvent, e.Type),
+		attribute.String(telemetry.KeyEventID, e.ID), attribute.String("messaging.destination.name", msg.Topic))
+	defer span.End()
 	start := time.Now()
 	defer func() { s.metrics.processing.Observe(time.Since(start).Seconds()) }()
 	backoff := 20 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		err := s.handle(ctx, h, e)
 		if err == nil {
 			s.metrics.consumed.WithLabelValues(msg.Topic, e.Type).Inc()
+			s.log.InfoContext(ctx, "event handled", "order", e.OrderID, "event", e.Type, "attempts", attempt, "ms", time.Since(start).Milliseconds())
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
 		s.metrics.retries.Inc()
-		s.log.Warn("handler failed, retrying", "event", e.ID, "err", err, "retry_in", backoff)
+		span.AddEvent("retry", trace.WithAttributes(attribute.String("error", err.Error())))
+		s.log.WarnContext(ctx, "handler failed, retrying", "order", e.OrderID, "event", e.ID, "err", err, "retry_in", backoff)
 		sleep(ctx, backoff/2+rand.N(backoff/2+1))
 		backoff = min(2*backoff, 2*time.Second)
 	}
@@ -309,7 +322,7 @@ func (s *service) emit(ctx context.Context, apply func(tx *sql.Tx) ([]Event, err
 			return err
 		}
 		emitted = len(events) > 0
-		return addToOutbox(ctx, tx, events)
+		return s.addToOutbox(ctx, tx, events)
 	})
 	if err == nil && emitted {
 		s.relay.notify()

@@ -8,7 +8,8 @@ import (
 	"github.com/edatestbed/testbed/system/domain"
 )
 
-const shipmentSchema = `CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL)`
+// ShipmentSchema is shipping's record of shipped orders.
+const ShipmentSchema = `CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL)`
 
 // shipping ships paid orders.
 func (s *service) shipping() {

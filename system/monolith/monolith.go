@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edatestbed/testbed/system/component"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/store"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 // Config is what the runtime hands the monolith process.
@@ -29,9 +33,11 @@ type Config struct {
 	Catalog    domain.CatalogConfig `json:"catalog"`
 	PSPURL     string               `json:"psp_url"`
 	PSPTimeout time.Duration        `json:"psp_timeout"`
+	Telemetry  telemetry.Config     `json:"telemetry"`
 }
 
-const schema = `
+// Schema is the monolith's own tables; the stock table is store.StockSchema.
+const Schema = `
 CREATE TABLE IF NOT EXISTS orders (
 	id TEXT PRIMARY KEY,
 	customer TEXT NOT NULL,
@@ -57,6 +63,7 @@ type Order struct {
 // Server is the monolith.
 type Server struct {
 	log     *slog.Logger
+	tel     *telemetry.Telemetry
 	db      *sql.DB
 	catalog *domain.Catalog
 	psp     *psp.Client
@@ -66,12 +73,13 @@ type Server struct {
 
 // Run opens the database, recovers orders a crash left half-done, and
 // serves until ctx ends.
-func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
+func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
+	log := tel.Log
 	cat, err := domain.NewCatalog(cfg.Catalog)
 	if err != nil {
 		return fmt.Errorf("build catalogue: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), schema, store.StockSchema)
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), Schema, store.StockSchema)
 	if err != nil {
 		return err
 	}
@@ -81,8 +89,8 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		log: log, db: db, catalog: cat, timeout: cfg.PSPTimeout,
-		psp: psp.NewClient(cfg.PSPURL, nil),
+		log: log, tel: tel, db: db, catalog: cat, timeout: cfg.PSPTimeout,
+		psp: psp.NewClient(cfg.PSPURL, tel.Client()),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_terminal_total", Help: "Orders that reached a terminal state, by state and reason.",
 		}, []string{"state", "reason"}),
@@ -97,15 +105,25 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		return s.Place(ctx, o)
 	})))
 	mux.HandleFunc("GET /orders/{id}", m.Wrap("/orders/{id}", s.getOrder))
-	return component.Serve(ctx, log, cfg.Listen, mux)
+	return component.Serve(ctx, log, cfg.Listen, tel.Handler("monolith", mux))
 }
 
 // Place runs the whole order synchronously: insert, reserve, charge, ship,
 // one transaction per step as a classic monolith does, and cancels with
 // compensation when a step says no. Placing an existing id returns the
 // stored order.
-func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (Order, error) {
-	o := Order{ID: req.ID, Customer: req.Customer, Items: req.Items, Amount: req.Amount(s.catalog), State: domain.Pending}
+func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err error) {
+	ctx, span := s.tel.Start(ctx, "place order", trace.SpanKindInternal, attribute.String(telemetry.KeyOrder, req.ID))
+	defer func() {
+		span.SetAttributes(attribute.String("order.state", string(o.State)), attribute.String("order.reason", o.Reason))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		s.log.InfoContext(ctx, "order placed", "order", o.ID, "state", o.State, "reason", o.Reason)
+	}()
+	o = Order{ID: req.ID, Customer: req.Customer, Items: req.Items, Amount: req.Amount(s.catalog), State: domain.Pending}
 	items, err := json.Marshal(req.Items)
 	if err != nil {
 		return o, fmt.Errorf("encode items: %w", err)
@@ -134,7 +152,7 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (Order, error
 		return *existing, nil
 	}
 
-	err = store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = s.step(ctx, "reserve stock", func(ctx context.Context, tx *sql.Tx) error {
 		if err := domain.Reserve(ctx, store.Stock{Tx: tx}, o.Items); err != nil {
 			return err
 		}
@@ -152,7 +170,7 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (Order, error
 			return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
 		})
 	}
-	if err := store.InTx(ctx, s.db, func(tx *sql.Tx) error { return setState(ctx, tx, &o, domain.Paid, "") }); err != nil {
+	if err := s.step(ctx, "record payment", func(ctx context.Context, tx *sql.Tx) error { return setState(ctx, tx, &o, domain.Paid, "") }); err != nil {
 		return o, fmt.Errorf("record payment: %w", err)
 	}
 	return o, s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
@@ -167,6 +185,8 @@ func ship(ctx context.Context, tx *sql.Tx, id string) error {
 
 // charge asks the PSP and returns a cancellation reason, or "" when paid.
 func (s *Server) charge(ctx context.Context, o Order) string {
+	ctx, span := s.tel.Start(ctx, "charge payment", trace.SpanKindInternal, attribute.String(telemetry.KeyOrder, o.ID))
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	ch, err := s.psp.Charge(ctx, o.ID, o.Amount)
@@ -183,7 +203,7 @@ func (s *Server) charge(ctx context.Context, o Order) string {
 // finish moves an order to a terminal state, with the compensation or
 // side effect that goes with it in the same transaction.
 func (s *Server) finish(ctx context.Context, o *Order, state domain.State, reason string, with func(*sql.Tx) error) error {
-	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.step(ctx, "finish as "+string(state), func(ctx context.Context, tx *sql.Tx) error {
 		if with != nil {
 			if err := with(tx); err != nil {
 				return err
@@ -196,6 +216,18 @@ func (s *Server) finish(ctx context.Context, o *Order, state domain.State, reaso
 	}
 	s.outcome.WithLabelValues(string(state), reason).Inc()
 	return nil
+}
+
+// step runs one transaction of an order as a child span, as the
+// monolith's synchronous steps appear in its request's trace.
+func (s *Server) step(ctx context.Context, name string, fn func(context.Context, *sql.Tx) error) error {
+	ctx, span := s.tel.Start(ctx, name, trace.SpanKindInternal)
+	defer span.End()
+	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	if err != nil {
+		span.RecordError(err)
+	}
+	return err
 }
 
 func setState(ctx context.Context, tx *sql.Tx, o *Order, state domain.State, reason string) error {

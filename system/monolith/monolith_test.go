@@ -14,6 +14,7 @@ import (
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/store"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 func newServer(t *testing.T, declineRate float64, dir string) *Server {
@@ -25,7 +26,7 @@ func newServer(t *testing.T, declineRate float64, dir string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, filepath.Join(dir, "m.db"), schema, store.StockSchema)
+	db, err := store.Open(ctx, filepath.Join(dir, "m.db"), Schema, store.StockSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func newServer(t *testing.T, declineRate float64, dir string) *Server {
 		t.Fatal(err)
 	}
 	return &Server{
-		log: slog.New(slog.DiscardHandler), db: db, catalog: cat, timeout: time.Second,
+		log: slog.New(slog.DiscardHandler), tel: telemetry.Nop(slog.New(slog.DiscardHandler)), db: db, catalog: cat, timeout: time.Second,
 		psp:     psp.NewClient(p.URL, nil),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"state", "reason"}),
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 // Config shapes the provider's behaviour.
@@ -164,4 +166,5 @@ var ErrUnavailable = errors.New("payment provider unavailable")
 type ServeConfig struct {
 	Listen string `json:"listen"`
 	Config
+	Telemetry telemetry.Config `json:"telemetry"`
 }

@@ -1,0 +1,155 @@
+// Package telemetry gives every component of every architecture the same
+// tracing and logging: OpenTelemetry spans exported over OTLP/HTTP (Jaeger
+// v2 takes it natively), W3C trace context across HTTP and Kafka, and JSON
+// logs that carry the trace and span ids of the work they describe. Nothing
+// here is global: each process builds one Telemetry and passes it down.
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// Config is what the runtime hands every component about telemetry.
+type Config struct {
+	// OTLPEndpoint is host:port of an OTLP/HTTP receiver (Jaeger's 4318).
+	// Empty: spans are still made, so logs carry trace ids, but not exported.
+	OTLPEndpoint string `json:"otlp_endpoint,omitempty"`
+	// SampleRatio of new traces kept; 0 means all of them.
+	SampleRatio float64 `json:"sample_ratio,omitempty"`
+	// Arch names the architecture the component belongs to.
+	Arch string `json:"arch"`
+	// LogLevel is debug, info, warn or error; empty means info.
+	LogLevel string `json:"log_level,omitempty"`
+}
+
+// Attribute keys every span and log line of the testbed uses.
+const (
+	KeyArch    = "testbed.arch"
+	KeyOrder   = "order.id"
+	KeyEvent   = "event.type"
+	KeyEventID = "event.id"
+)
+
+// Telemetry is one process's tracer, propagator and logger.
+type Telemetry struct {
+	Provider   trace.TracerProvider
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+	Log        *slog.Logger
+	arch       string
+	shutdown   func(context.Context) error
+}
+
+// New builds the telemetry of component, logging JSON to w.
+func New(ctx context.Context, cfg Config, component string, w io.Writer) (*Telemetry, error) {
+	level := slog.LevelInfo
+	if cfg.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return nil, fmt.Errorf("telemetry: log level %q: want debug, info, warn or error", cfg.LogLevel)
+		}
+	}
+	res := resource.NewSchemaless(
+		attribute.String("service.name", component),
+		attribute.String("service.namespace", "testbed-"+cfg.Arch),
+		attribute.String(KeyArch, cfg.Arch),
+	)
+	ratio := cfg.SampleRatio
+	if ratio <= 0 || ratio > 1 {
+		ratio = 1
+	}
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+	}
+	if cfg.OTLPEndpoint != "" {
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(cfg.OTLPEndpoint), otlptracehttp.WithInsecure())
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: OTLP exporter to %s: %w", cfg.OTLPEndpoint, err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(500*time.Millisecond)))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	log := slog.New(traceHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})}).
+		With("component", component, "arch", cfg.Arch)
+	return &Telemetry{
+		Provider:   tp,
+		Tracer:     tp.Tracer("github.com/edatestbed/testbed"),
+		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Log:        log,
+		arch:       cfg.Arch,
+		shutdown:   tp.Shutdown,
+	}, nil
+}
+
+// Nop is telemetry that records nothing and logs to log, for tests.
+func Nop(log *slog.Logger) *Telemetry {
+	tp := noop.NewTracerProvider()
+	return &Telemetry{Provider: tp, Tracer: tp.Tracer(""), Propagator: propagation.TraceContext{}, Log: log, shutdown: func(context.Context) error { return nil }}
+}
+
+// Shutdown flushes spans not yet exported.
+func (t *Telemetry) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
+
+// Handler traces every request to h except health checks and scrapes,
+// continuing the caller's trace when the request carries one.
+func (t *Telemetry) Handler(name string, h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, name,
+		otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagator),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.Pattern }),
+	)
+}
+
+// Client returns an HTTP client whose requests carry the caller's trace.
+func (t *Telemetry) Client() *http.Client {
+	base := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 256}
+	return &http.Client{Transport: otelhttp.NewTransport(base, otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagator))}
+}
+
+// Start begins a span of this component, tagged with its architecture.
+func (t *Telemetry) Start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return t.Tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(append(attrs, attribute.String(KeyArch, t.arch))...))
+}
+
+// Inject writes ctx's trace context into carrier.
+func (t *Telemetry) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	t.Propagator.Inject(ctx, carrier)
+}
+
+// Extract reads a trace context from carrier into ctx.
+func (t *Telemetry) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return t.Propagator.Extract(ctx, carrier)
+}
+
+// traceHandler adds the trace and span ids of the record's context to
+// every log line, so a log line leads to its trace and back.
+type traceHandler struct{ slog.Handler }
+
+func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{h.Handler.WithGroup(name)}
+}
