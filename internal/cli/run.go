@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -40,6 +39,18 @@ Progress goes to stderr every --progress interval:
 "ok" is the share of answered requests that were accepted, "done" the
 share of accepted orders that reached a terminal state.
 
+Observability: when bin/jaeger exists (make tools) and prometheus is
+installed, both start with the run and their URLs are printed: every order
+is one trace in Jaeger (service names are the components), and Prometheus
+scrapes every component and the testbed's own series (testbed_offered_total,
+testbed_fault_active, ...). --hold keeps everything up after the drain so
+you can explore them.
+
+At the end, checkers read each system's databases and the payment
+provider's ledger: no accepted order lost, none left unfinished, no effect
+applied twice, stock and money conserved, the read model agreeing with the
+write model. A failed check is printed and shown in the report.
+
 Ctrl-C stops the load, heals the faults, stops every process and still
 writes the report of what was measured, marked INTERRUPTED. A second
 Ctrl-C exits at once (child processes die with the testbed).
@@ -48,6 +59,8 @@ Ctrl-C exits at once (child processes die with the testbed).
 	every := fs.Duration("progress", 5*time.Second, "progress line `interval` on stderr (0: none)")
 	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
 	rt := fs.String("runtime", "local", "runtime to run on; allowed: local")
+	obs := fs.String("observability", "auto", "auto: start Jaeger (bin/jaeger, from make tools) and Prometheus when installed; off: never")
+	hold := fs.Bool("hold", false, "after the drain, keep everything running for Jaeger and Prometheus until Ctrl-C, then write the report")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -57,6 +70,10 @@ Ctrl-C exits at once (child processes die with the testbed).
 	}
 	if *rt != "local" {
 		fmt.Fprintf(e.stderr, "run: unknown runtime %q; allowed: local\n", *rt)
+		return 2
+	}
+	if *obs != "auto" && *obs != "off" {
+		fmt.Fprintf(e.stderr, "run: --observability %q; allowed: auto, off\n", *obs)
 		return 2
 	}
 	sc, err := scenarios.Load(scenarioPath(fs.Arg(0)))
@@ -77,23 +94,26 @@ Ctrl-C exits at once (child processes die with the testbed).
 		// Restore default handling: a second Ctrl-C kills the testbed, and
 		// the kernel then kills its children (parent-death signal).
 		stop()
-		fmt.Fprintln(e.stderr, "\nstopping: healing faults, stopping components, writing what was measured (Ctrl-C again to exit at once)")
+		fmt.Fprintln(e.stderr, "\nstopping: healing faults, stopping components, writing the report (Ctrl-C again to exit at once)")
 	}()
 	res, err := run.Run(ctx, run.Options{
 		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
 		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
+		Observability: *obs, Hold: *hold,
 	})
 	if res != nil {
 		printBrief(e, res)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "run %s: %v\n", sc.Name, err)
-		if errors.Is(err, context.Canceled) {
-			return 130
-		}
-		return 1
 	}
-	return 0
+	switch {
+	case err == nil:
+		return 0 // also after --hold ends with Ctrl-C
+	case ctx.Err() != nil:
+		return 130 // interrupted, whatever else went wrong on the way out
+	}
+	return 1
 }
 
 // scenarioPath turns a bare name into scenarios/<name>.yaml.

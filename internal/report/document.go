@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,8 +59,9 @@ type table struct {
 
 // build lays out the report of s: the run in one paragraph, the analogues
 // of the paper's Tables 1 and 2 with the paper's figures beside the
-// measured ones, definitions, outcomes, fault mapping, a timeline of the
-// outage, provenance and known limits, with the charts where they belong.
+// measured ones, definitions, outcomes, the checkers' verdicts, fault
+// mapping, a timeline of the outage, provenance and known limits, with the
+// charts where they belong.
 // Architectures appear in the order of s.Architectures.
 func build(s *Summary) document {
 	r := builder{s: s, paper: SeedPaper()}
@@ -68,6 +70,7 @@ func build(s *Summary) document {
 	r.downtime()
 	r.definitions()
 	r.outcomes()
+	r.checks()
 	r.faults()
 	r.timeline()
 	r.provenance()
@@ -346,6 +349,77 @@ func (r *builder) outcomes() {
 	row("Backlog drain time", func(a Arch) string { return secs(a.LastCompletion) })
 	r.add(block{kind: tableBlock, table: t})
 	r.chart(backlogChart)
+}
+
+// checks lays out the business checkers' verdicts: one row per checker,
+// one column per architecture, then why each failure failed.
+func (r *builder) checks() {
+	s := r.s
+	r.heading(2, "Checks")
+	if len(s.Checks) == 0 {
+		r.para("No checks ran.")
+		return
+	}
+	var archs, names []string
+	for _, a := range s.Architectures {
+		archs = append(archs, a.Name)
+	}
+	verdicts := map[[2]string]Check{}
+	for _, c := range s.Checks {
+		if !slices.Contains(archs, c.Arch) {
+			archs = append(archs, c.Arch)
+		}
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+		verdicts[[2]string{c.Name, c.Arch}] = c
+	}
+	t := table{head: append([]string{"Checker"}, archs...)}
+	var failed []string
+	for _, name := range names {
+		cells := []string{name}
+		for _, a := range archs {
+			c, ok := verdicts[[2]string{name, a}]
+			if !ok {
+				cells = append(cells, "—")
+				continue
+			}
+			cells = append(cells, verdict(c))
+			if !c.Passed {
+				failed = append(failed, fmt.Sprintf("**%s, %s**: %s", a, name, c.Detail))
+			}
+		}
+		t.rows = append(t.rows, cells)
+	}
+	r.add(block{kind: tableBlock, table: t})
+	r.para("Each checker holds an architecture's end state to a business rule, from the load generator's record of every request and answer, the payment provider's ledger and the systems' own databases after the drain. — means the checker does not apply to that architecture.")
+	if len(failed) > 0 {
+		r.add(block{kind: listBlock, items: failed})
+	}
+}
+
+// verdict is a check's table cell: what it looked at when it passed, how
+// much broke and a few examples when it failed.
+func verdict(c Check) string {
+	unit := c.Unit
+	if unit == "" {
+		unit = "items"
+	}
+	switch {
+	case c.Passed:
+		return fmt.Sprintf("pass (%d %s)", c.Checked, unit)
+	case c.Violations == 0:
+		return "FAIL: could not check"
+	}
+	out := fmt.Sprintf("FAIL: %d of %d %s", c.Violations, c.Checked, unit)
+	if len(c.Examples) > 0 {
+		ex := strings.Join(c.Examples, ", ")
+		if int64(len(c.Examples)) < c.Violations {
+			ex += ", …"
+		}
+		out += " (" + ex + ")"
+	}
+	return out
 }
 
 func (r *builder) faults() {

@@ -35,9 +35,12 @@ type Summary struct {
 	Load       Load       `json:"load"`
 	SLO        SLO        `json:"slo"`
 
-	Architectures []Arch   `json:"architectures"`
-	Faults        []Fault  `json:"faults"`
-	Limits        []string `json:"limits,omitempty"`
+	Architectures []Arch  `json:"architectures"`
+	Faults        []Fault `json:"faults"`
+	// Checks are the business checkers' verdicts on each architecture's
+	// end state; empty when none ran.
+	Checks []Check  `json:"checks,omitempty"`
+	Limits []string `json:"limits,omitempty"`
 }
 
 // Provenance says where and with what the run was made.
@@ -194,6 +197,7 @@ type Check struct {
 	Name       string   `json:"name"` // lost, duplicated, stock, money, read-model, ...
 	Passed     bool     `json:"passed"`
 	Checked    int64    `json:"checked"`            // how many orders, SKUs or charges it looked at
+	Unit       string   `json:"unit"`               // what Checked counts: "orders", "SKUs"
 	Violations int64    `json:"violations"`         // how many of them broke the rule
 	Examples   []string `json:"examples,omitempty"` // a few order ids or SKUs that broke it
 	Detail     string   `json:"detail"`             // the rule, and what was found, in one sentence

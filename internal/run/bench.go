@@ -65,7 +65,7 @@ func BenchSystems(ctx context.Context, bin string, step time.Duration, progress 
 func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, progress io.Writer) (Capacity, error) {
 	rt := local.New(bin, 30*time.Second, nil)
 	defer rt.Close(5 * time.Second)
-	archs, err := start(ctx, rt, sc, dir, progress)
+	archs, err := start(ctx, rt, sc, dir, "", progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.links.Close()

@@ -11,18 +11,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/edatestbed/testbed/internal/broker"
+	"github.com/edatestbed/testbed/internal/check"
 	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/internal/runtime/local"
+	"github.com/edatestbed/testbed/internal/stack"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/eda"
@@ -40,6 +45,22 @@ type Options struct {
 	Commit     string
 	// ReadyTimeout bounds each component's start.
 	ReadyTimeout time.Duration
+	// Observability "off" runs without Jaeger and Prometheus even when
+	// they are installed; anything else starts what is found.
+	Observability string
+	// Hold keeps everything running after the drain, for exploring Jaeger
+	// and Prometheus, until ctx ends; the report is written after.
+	Hold bool
+	// BeforeTeardown, when set, is called after the drain with what is
+	// running; tests query Jaeger and Prometheus there.
+	BeforeTeardown func(Observed)
+}
+
+// Observed is what a run has running at its end.
+type Observed struct {
+	Stack *stack.Stack
+	// OrderURLs maps an architecture to its POST /orders endpoint.
+	OrderURLs map[string]string
 }
 
 // Result is where the bundle went and what it says.
@@ -114,7 +135,25 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}()
 
-	archs, err := start(ctx, rt, sc, dir, progress)
+	st := &stack.Stack{}
+	var jaeger, prom string
+	if opt.Observability != "off" {
+		var why []string
+		if jaeger, why = findTool("jaeger", "run `make tools` to build it (about 5 minutes, once)", why); jaeger != "" {
+			js, err := stack.Start(ctx, rt, stack.Options{Dir: dir, Jaeger: jaeger})
+			if err != nil {
+				fmt.Fprintf(progress, "observability: %v; going on without Jaeger\n", err)
+			} else {
+				st = js
+			}
+		}
+		prom, why = findTool("prometheus", "install it with `apt-get install prometheus`", why)
+		for _, w := range why {
+			fmt.Fprintf(progress, "observability: %s\n", w)
+		}
+	}
+
+	archs, err := start(ctx, rt, sc, dir, st.OTLP, progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.links.Close()
@@ -169,6 +208,24 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			fmt.Fprintf(progress, "heal at teardown: %v\n", err)
 		}
 	}()
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	metricsAddr, err := serveMetrics(metricsCtx, slog.New(slog.DiscardHandler), newTestbedCollector(archs, tl))
+	if err != nil {
+		return nil, fmt.Errorf("serve testbed metrics: %w", err)
+	}
+	if prom != "" {
+		ps, err := stack.Start(ctx, rt, stack.Options{Dir: dir, Prom: prom, Targets: scrapeTargets(archs, metricsAddr), Rules: ruleFiles()})
+		if err != nil {
+			fmt.Fprintf(progress, "observability: %v; going on without Prometheus\n", err)
+		} else {
+			st.PrometheusURL = ps.PrometheusURL
+		}
+	}
+	if st.JaegerUI != "" || st.PrometheusURL != "" {
+		fmt.Fprintf(progress, "watch the run: Jaeger %s  Prometheus %s\n", orNone(st.JaegerUI), orNone(st.PrometheusURL))
+	}
+
 	tlCtx, stopTimeline := context.WithCancel(ctx)
 	tlDone := make(chan error, 1)
 	go func() { tlDone <- tl.play(tlCtx, measuredStart, progress) }()
@@ -195,6 +252,18 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	stopWatch()
 	watchers.Wait()
 	close(watchErr)
+
+	if opt.BeforeTeardown != nil {
+		urls := map[string]string{}
+		for _, a := range archs {
+			urls[a.plan.arch] = a.plan.orderURL
+		}
+		opt.BeforeTeardown(Observed{Stack: st, OrderURLs: urls})
+	}
+	if opt.Hold && !interrupted {
+		fmt.Fprintf(progress, "holding: everything stays up (Jaeger %s, Prometheus %s); Ctrl-C to tear down and write the report\n", orNone(st.JaegerUI), orNone(st.PrometheusURL))
+		<-ctx.Done()
+	}
 
 	// What the checkers need, written before teardown: the load
 	// generator's record of every request, the terminal events seen, and
@@ -228,6 +297,17 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	s := summarize(sc, id, started, archs, tl, opt)
+	// The checkers read the systems' databases, closed by the teardown.
+	checks, err := check.Run(context.WithoutCancel(ctx), dir, sc)
+	if err != nil {
+		runErrs = append(runErrs, fmt.Errorf("check end state: %w", err))
+	}
+	s.Checks = checks
+	for _, c := range checks {
+		if !c.Passed {
+			fmt.Fprintf(progress, "check %s on %s FAILED: %s\n", c.Name, c.Arch, c.Detail)
+		}
+	}
 	exitsMu.Lock()
 	for _, x := range exits {
 		s.Limits = append([]string{"UNPLANNED EXIT: " + x + " — nothing restarted it, so the figures include its absence."}, s.Limits...)
@@ -249,12 +329,13 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	return res, errors.Join(runErrs...)
 }
 
-// start lays out and starts every architecture of the scenario. On error it
-// returns the architectures laid out so far, for teardown.
-func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
+// start lays out and starts every architecture of the scenario, sending
+// spans to otlp when it is set. On error it returns the architectures laid
+// out so far, for teardown.
+func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
 	for i, name := range sc.Architectures {
-		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc}
+		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc, otlp: otlp}
 		var pl plan
 		var err error
 		switch name {
@@ -365,6 +446,48 @@ func provenance(opt Options) report.Provenance {
 func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// findTool locates an observability binary, adding why to notes when it is
+// missing.
+func findTool(name, hint string, notes []string) (string, []string) {
+	path, why := stack.Find(name, hint)
+	if why != "" {
+		notes = append(notes, why)
+	}
+	return path, notes
+}
+
+// scrapeTargets lists every component's metrics endpoint and the testbed's.
+func scrapeTargets(archs []*archRun, testbed string) []stack.Target {
+	targets := []stack.Target{{Addr: testbed, Labels: map[string]string{"component": "testbed"}}}
+	for _, a := range archs {
+		for _, c := range a.plan.components {
+			u, err := url.Parse(c.Health)
+			if err != nil || strings.HasSuffix(c.Name, "/"+pspComponent) {
+				continue // the provider is external; it exports no metrics
+			}
+			targets = append(targets, stack.Target{Addr: u.Host, Labels: map[string]string{"arch": a.plan.arch, "component": filepath.Base(c.Name)}})
+		}
+	}
+	return targets
+}
+
+// ruleFiles are the recording and alerting rules shipped in dashboards/,
+// when the run starts from the repository.
+func ruleFiles() []string {
+	files, _ := filepath.Glob(filepath.Join("dashboards", "prometheus", "*.rules.yml"))
+	for i, f := range files {
+		files[i], _ = filepath.Abs(f)
+	}
+	return files
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not running)"
+	}
+	return s
 }
 
 // syncWriter serialises writes to w.

@@ -266,11 +266,14 @@ func TestInterruptLeavesNothingBehind(t *testing.T) {
 	// Interrupt while the crash fault is active: the worst moment to stop.
 	sc := bufio.NewScanner(stderr)
 	var lines []string
-	for sc.Scan() {
+	sawFault := false
+	for !sawFault && sc.Scan() {
 		lines = append(lines, sc.Text())
-		if strings.HasPrefix(sc.Text(), "fault service-crash") {
-			break
-		}
+		sawFault = strings.HasPrefix(sc.Text(), "fault service-crash")
+	}
+	if !sawFault {
+		err := cmd.Wait()
+		t.Fatalf("run ended (%v, scanner: %v) before its fault:\n%s", err, sc.Err(), strings.Join(lines, "\n"))
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ const pspAttempts = 3
 
 // payment charges reserved orders through the PSP.
 func (s *service) payment() {
+	s.background = append(s.background, func(ctx context.Context) { s.psp.ReconcileRefunds(ctx, s.db, s.log, time.Second) })
 	s.on(StockReserved, func(ctx context.Context, e Event, commit commitFunc) error {
 		ch, err := s.charge(ctx, e)
 		reason := ""
@@ -39,6 +40,13 @@ func (s *service) payment() {
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO payments (order_id, amount, approved, reason) VALUES (?, ?, ?, ?)`,
 				e.OrderID, e.Amount, reason == "", reason); err != nil {
 				return nil, fmt.Errorf("record payment of %s: %w", e.OrderID, err)
+			}
+			if reason == domain.ReasonPaymentUnavailable {
+				// No answer: the charge may have gone through, so a refund
+				// is owed until the provider says otherwise.
+				if err := psp.QueueRefund(ctx, tx, e.OrderID); err != nil {
+					return nil, err
+				}
 			}
 			if reason != "" {
 				out := NewEvent(PaymentFailed, e.OrderID)

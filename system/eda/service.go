@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +80,8 @@ type service struct {
 	topics   []string
 	handlers map[string]handler
 	joined   atomic.Bool
+	// background work of the component, run until it stops.
+	background []func(context.Context)
 }
 
 type metrics struct {
@@ -111,7 +114,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	schemas := map[string][]string{
 		OrderAPI:  {OrderSchema},
 		Inventory: {store.StockSchema, ReservationSchema},
-		Payment:   {paymentSchema},
+		Payment:   {paymentSchema, psp.RefundSchema},
 		Shipping:  {ShipmentSchema},
 		OrderView: {ViewSchema},
 	}
@@ -190,23 +193,21 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join consumer group eda-%s at %v: %w", s.name, s.cfg.Brokers, err)
 	}
-	done := make(chan struct{}, 2)
-	go func() {
-		defer func() { done <- struct{}{} }()
-		s.consume(ctx, group)
-	}()
+	work := append([]func(context.Context){func(ctx context.Context) { s.consume(ctx, group) }}, s.background...)
 	if s.relay != nil {
+		work = append(work, s.relay.run)
+	}
+	var wg sync.WaitGroup
+	for _, w := range work {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
-			s.relay.run(ctx)
+			defer wg.Done()
+			w(ctx)
 		}()
-	} else {
-		done <- struct{}{}
 	}
 	err = component.Serve(ctx, s.log, s.cfg.Listen, s.tel.Handler(s.name, s.mux))
 	cancel()
-	<-done
-	<-done
+	wg.Wait()
 	return errors.Join(err, group.Close())
 }
 

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL);`
 
+// schemas are every table of the monolith's one database.
+func schemas() []string { return []string{Schema, store.StockSchema, psp.RefundSchema} }
+
 // Order is the monolith's answer and its row.
 type Order struct {
 	ID       string        `json:"id"`
@@ -79,7 +82,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("build catalogue: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), Schema, store.StockSchema)
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), schemas()...)
 	if err != nil {
 		return err
 	}
@@ -105,7 +108,16 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 		return s.Place(ctx, o)
 	})))
 	mux.HandleFunc("GET /orders/{id}", m.Wrap("/orders/{id}", s.getOrder))
-	return component.Serve(ctx, log, cfg.Listen, tel.Handler("monolith", mux))
+	reconciled := make(chan struct{})
+	rctx, stop := context.WithCancel(ctx)
+	go func() {
+		defer close(reconciled)
+		s.psp.ReconcileRefunds(rctx, db, log, time.Second)
+	}()
+	err = component.Serve(ctx, log, cfg.Listen, tel.Handler("monolith", mux))
+	stop()
+	<-reconciled
+	return err
 }
 
 // Place runs the whole order synchronously: insert, reserve, charge, ship,
@@ -151,6 +163,9 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 	if existing != nil {
 		return *existing, nil
 	}
+	// The order is written: carry it to a terminal state even when the
+	// client stops waiting, or it would hold its stock until a restart.
+	ctx = context.WithoutCancel(ctx)
 
 	err = s.step(ctx, "reserve stock", func(ctx context.Context, tx *sql.Tx) error {
 		if err := domain.Reserve(ctx, store.Stock{Tx: tx}, o.Items); err != nil {
@@ -167,6 +182,13 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 
 	if reason := s.charge(ctx, o); reason != "" {
 		return o, s.finish(ctx, &o, domain.Cancelled, reason, func(tx *sql.Tx) error {
+			if reason == domain.ReasonPaymentUnavailable {
+				// The provider did not answer: the charge may have gone
+				// through, so a refund is owed until it says otherwise.
+				if err := psp.QueueRefund(ctx, tx, o.ID); err != nil {
+					return err
+				}
+			}
 			return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
 		})
 	}
@@ -300,8 +322,11 @@ func (s *Server) recover(ctx context.Context) error {
 		case domain.Paid:
 			err = s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
 		case domain.Reserved:
-			s.refund(ctx, o.ID)
+			// The crash may have come after the charge: refund, to be safe.
 			err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, func(tx *sql.Tx) error {
+				if err := psp.QueueRefund(ctx, tx, o.ID); err != nil {
+					return err
+				}
 				return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
 			})
 		default:
@@ -313,13 +338,4 @@ func (s *Server) recover(ctx context.Context) error {
 		s.log.Info("recovered interrupted order", "order", o.ID, "state", o.State)
 	}
 	return nil
-}
-
-func (s *Server) refund(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if _, err := s.psp.Refund(ctx, id); err != nil {
-		// 404 is the common case: the crash came before the charge.
-		s.log.Info("refund after interruption", "order", id, "err", err)
-	}
 }

@@ -26,7 +26,7 @@ func newServer(t *testing.T, declineRate float64, dir string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, filepath.Join(dir, "m.db"), Schema, store.StockSchema)
+	db, err := store.Open(ctx, filepath.Join(dir, "m.db"), schemas()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,5 +109,40 @@ func TestRecoverSettlesInterruptedOrders(t *testing.T) {
 	}
 	if n, _ := store.TotalStock(ctx, s.db); n != 5 {
 		t.Fatalf("stock = %d, want 6 - 1 shipped = 5", n)
+	}
+}
+
+func TestUnreachableProviderCancelsAndOwesARefund(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, 0, t.TempDir())
+	dead := httptest.NewServer(nil)
+	dead.Close()
+	s.psp = psp.NewClient(dead.URL, nil)
+	sku := s.catalog.Products()[0].SKU
+	o, err := s.Place(ctx, domain.PlaceOrder{ID: "a", Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: 1}}})
+	if err != nil || o.State != domain.Cancelled || o.Reason != domain.ReasonPaymentUnavailable {
+		t.Fatalf("order = %+v, %v; want cancelled, payment unavailable", o, err)
+	}
+	var owed int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds WHERE order_id = 'a'`).Scan(&owed); err != nil || owed != 1 {
+		t.Fatalf("pending refunds for a = %d, %v; want 1", owed, err)
+	}
+	if n, _ := store.TotalStock(ctx, s.db); n != 6 {
+		t.Fatalf("stock = %d, want all 6 back", n)
+	}
+}
+
+func TestClientGivingUpDoesNotStrandTheOrder(t *testing.T) {
+	s := newServer(t, 0, t.TempDir())
+	sku := s.catalog.Products()[0].SKU
+	ctx, cancel := context.WithCancel(context.Background())
+	// A provider that answers only after the client has gone.
+	slow := httptest.NewServer(psp.NewServer(psp.Config{Seed: 1, Latency: 200 * time.Millisecond}).Handler())
+	defer slow.Close()
+	s.psp = psp.NewClient(slow.URL, nil)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	o, err := s.Place(ctx, domain.PlaceOrder{ID: "gone", Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: 1}}})
+	if err != nil || !o.State.Terminal() {
+		t.Fatalf("order after the client left = %+v, %v; want a terminal state", o, err)
 	}
 }

@@ -158,6 +158,9 @@ func unit(seed int64, orderID string, stream byte) float64 {
 	return float64(x>>11) / (1 << 53)
 }
 
+// ErrNoCharge is wrapped when the provider has no charge for the order.
+var ErrNoCharge = errors.New("no such charge")
+
 // ErrUnavailable is wrapped when the provider could not be reached or
 // answered with a server error: the caller may retry, the charge is unknown.
 var ErrUnavailable = errors.New("payment provider unavailable")

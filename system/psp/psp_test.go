@@ -2,10 +2,15 @@ package psp
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+
+	"github.com/edatestbed/testbed/system/store"
 )
 
 func TestDecisionsDependOnSeedAndOrderOnly(t *testing.T) {
@@ -81,5 +86,44 @@ func TestUnavailable(t *testing.T) {
 	_, err := NewClient(url, nil).Charge(context.Background(), "o-1", 1)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("charge against a closed server = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestReconcileRefunds(t *testing.T) {
+	ctx := context.Background()
+	srv := NewServer(Config{Seed: 1})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	c := NewClient(hs.URL, nil)
+	if _, err := c.Charge(ctx, "charged", 100); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"), RefundSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = store.InTx(ctx, db, func(tx *sql.Tx) error {
+		return errors.Join(QueueRefund(ctx, tx, "charged"), QueueRefund(ctx, tx, "never-charged"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An unreachable provider keeps the refunds owed.
+	dead := httptest.NewServer(nil)
+	dead.Close()
+	if err := NewClient(dead.URL, nil).refundPending(ctx, db, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("reconciling against an unreachable provider reported success")
+	}
+	if err := c.refundPending(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("pending refunds left = %d, %v; want 0", left, err)
+	}
+	ledger, _ := c.Ledger(ctx)
+	if len(ledger) != 1 || !ledger[0].Refunded {
+		t.Fatalf("ledger = %+v; want the charged order refunded", ledger)
 	}
 }

@@ -25,7 +25,8 @@ const Name = "local (child processes on loopback)"
 // Spec says how to run one component.
 type Spec struct {
 	Name   string   // unique in the runtime, e.g. "eda/inventory"
-	Args   []string // arguments to the testbed binary
+	Bin    string   // program to run; empty means the testbed binary
+	Args   []string // arguments to the program
 	Health string   // URL answering 2xx once the component is ready
 	Log    string   // file its stdout and stderr are appended to
 }
@@ -76,7 +77,11 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("start %s: open log: %w", spec.Name, err)
 	}
-	cmd := exec.Command(r.bin, spec.Args...)
+	bin := spec.Bin
+	if bin == "" {
+		bin = r.bin
+	}
+	cmd := exec.Command(bin, spec.Args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,326 @@
+package check
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/eda"
+	"github.com/edatestbed/testbed/system/psp"
+	_ "modernc.org/sqlite" // the systems' own driver, so the files are read as they were written
+)
+
+// Where a run bundle keeps what the checkers read, relative to
+// <bundle>/<architecture>. The file names are internal/run's; they are
+// repeated here because internal/run imports this package.
+const (
+	requestsFile  = "requests.csv"
+	terminalsFile = "terminals.csv"
+	ledgerFile    = "psp-ledger.json"
+	monolithDB    = "data/monolith/monolith.db"
+	servicesDir   = "data/services"
+)
+
+// request is one row of requests.csv that the checkers need.
+type request struct {
+	id       string
+	accepted bool
+	// terminal is the state the answer carried (monolith), "" otherwise.
+	terminal domain.State
+}
+
+// terminal is one terminal event the testbed saw on Kafka.
+type terminal struct {
+	orderID string
+	state   domain.State
+}
+
+// order is one row of a system's order table.
+type order struct {
+	amount int64
+	state  domain.State
+	reason string
+	items  []domain.Item
+}
+
+// reservation is one row of the EDA inventory's reservations.
+type reservation struct {
+	items    []domain.Item
+	released bool
+}
+
+// loaded is one source of an architecture's end state, or why it could
+// not be read; checkers that need it fail with that reason.
+type loaded[T any] struct {
+	v   T
+	err error
+}
+
+func load[T any](v T, err error) loaded[T] { return loaded[T]{v, err} }
+
+// state is everything the checkers look at for one architecture. Sources an
+// architecture does not have stay zero and no checker asks for them.
+type state struct {
+	eda bool
+
+	requests loaded[[]request]
+	ledger   loaded[[]psp.Charge]
+	// orders is the system's order table: the monolith's, or order-api's.
+	orders    loaded[map[string]order]
+	stock     loaded[map[string]int]
+	shipments loaded[map[string]bool]
+
+	// EDA only.
+	terminals    loaded[[]terminal]
+	reservations loaded[map[string]reservation]
+	view         loaded[map[string]domain.State]
+}
+
+// readMonolith reads the monolith's record and its one database.
+func readMonolith(ctx context.Context, dir string) *state {
+	st := &state{
+		requests: load(readRequests(filepath.Join(dir, requestsFile))),
+		ledger:   load(readLedger(filepath.Join(dir, ledgerFile))),
+	}
+	withDB(filepath.Join(dir, monolithDB), func(db *sql.DB, err error) {
+		st.orders = load(queryOr(ctx, db, err, readOrders))
+		st.stock = load(queryOr(ctx, db, err, readStock))
+		st.shipments = load(queryOr(ctx, db, err, readShipments))
+	})
+	return st
+}
+
+// readEDA reads the EDA's record and the databases of the services the
+// checkers need; payment's own table adds nothing the PSP ledger lacks.
+func readEDA(ctx context.Context, dir string) *state {
+	st := &state{
+		eda:       true,
+		requests:  load(readRequests(filepath.Join(dir, requestsFile))),
+		ledger:    load(readLedger(filepath.Join(dir, ledgerFile))),
+		terminals: load(readTerminals(filepath.Join(dir, terminalsFile))),
+	}
+	services := filepath.Join(dir, servicesDir)
+	withDB(filepath.Join(services, eda.OrderAPI+".db"), func(db *sql.DB, err error) {
+		st.orders = load(queryOr(ctx, db, err, readOrders))
+	})
+	withDB(filepath.Join(services, eda.Inventory+".db"), func(db *sql.DB, err error) {
+		st.stock = load(queryOr(ctx, db, err, readStock))
+		st.reservations = load(queryOr(ctx, db, err, readReservations))
+	})
+	withDB(filepath.Join(services, eda.Shipping+".db"), func(db *sql.DB, err error) {
+		st.shipments = load(queryOr(ctx, db, err, readShipments))
+	})
+	withDB(filepath.Join(services, eda.OrderView+".db"), func(db *sql.DB, err error) {
+		st.view = load(queryOr(ctx, db, err, readView))
+	})
+	return st
+}
+
+// withDB opens path read-only for fn and closes it after.
+func withDB(path string, fn func(*sql.DB, error)) {
+	db, err := openDB(path)
+	fn(db, err)
+	if db != nil {
+		db.Close()
+	}
+}
+
+// queryOr runs read on db, or passes on why db could not be opened.
+func queryOr[T any](ctx context.Context, db *sql.DB, err error, read func(context.Context, *sql.DB) (T, error)) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return read(ctx, db)
+}
+
+// openDB opens a database a finished run left behind, read-only so that a
+// checker can never change the evidence. A missing file is an error here:
+// SQLite would otherwise report an unhelpful "unable to open".
+func openDB(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func readOrders(ctx context.Context, db *sql.DB) (map[string]order, error) {
+	out := map[string]order{}
+	err := scanRows(ctx, db, `SELECT id, amount, state, reason, items FROM orders`, func(rows *sql.Rows) error {
+		var id string
+		var o order
+		var items []byte
+		if err := rows.Scan(&id, &o.amount, &o.state, &o.reason, &items); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(items, &o.items); err != nil {
+			return fmt.Errorf("decode items of order %s: %w", id, err)
+		}
+		out[id] = o
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read orders: %w", err)
+	}
+	return out, nil
+}
+
+func readStock(ctx context.Context, db *sql.DB) (map[string]int, error) {
+	out := map[string]int{}
+	err := scanRows(ctx, db, `SELECT sku, available FROM stock`, func(rows *sql.Rows) error {
+		var sku string
+		var n int
+		if err := rows.Scan(&sku, &n); err != nil {
+			return err
+		}
+		out[sku] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read stock: %w", err)
+	}
+	return out, nil
+}
+
+func readShipments(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := scanRows(ctx, db, `SELECT order_id FROM shipments`, func(rows *sql.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		out[id] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read shipments: %w", err)
+	}
+	return out, nil
+}
+
+func readReservations(ctx context.Context, db *sql.DB) (map[string]reservation, error) {
+	out := map[string]reservation{}
+	err := scanRows(ctx, db, `SELECT order_id, items, released FROM reservations`, func(rows *sql.Rows) error {
+		var id string
+		var r reservation
+		var items []byte
+		if err := rows.Scan(&id, &items, &r.released); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(items, &r.items); err != nil {
+			return fmt.Errorf("decode items of reservation %s: %w", id, err)
+		}
+		out[id] = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read reservations: %w", err)
+	}
+	return out, nil
+}
+
+func readView(ctx context.Context, db *sql.DB) (map[string]domain.State, error) {
+	out := map[string]domain.State{}
+	err := scanRows(ctx, db, `SELECT id, state FROM order_view`, func(rows *sql.Rows) error {
+		var id string
+		var s domain.State
+		if err := rows.Scan(&id, &s); err != nil {
+			return err
+		}
+		out[id] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read order view: %w", err)
+	}
+	return out, nil
+}
+
+func scanRows(ctx context.Context, db *sql.DB, query string, row func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func readLedger(path string) ([]psp.Charge, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ledger: %w", err)
+	}
+	var out []psp.Charge
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("read ledger %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func readRequests(path string) ([]request, error) {
+	var out []request
+	err := readCSV(path, []string{"id", "kind", "terminal"}, func(col func(string) string) {
+		out = append(out, request{id: col("id"), accepted: col("kind") == "accepted", terminal: domain.State(col("terminal"))})
+	})
+	return out, err
+}
+
+func readTerminals(path string) ([]terminal, error) {
+	var out []terminal
+	err := readCSV(path, []string{"order_id", "state"}, func(col func(string) string) {
+		out = append(out, terminal{orderID: col("order_id"), state: domain.State(col("state"))})
+	})
+	return out, err
+}
+
+// readCSV reads a CSV file with a header naming at least the columns want,
+// calling row for each record with a lookup by column name.
+func readCSV(path string, want []string, row func(col func(string) string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	head, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("read header of %s: %w", path, err)
+	}
+	index := map[string]int{}
+	for i, h := range head {
+		index[h] = i
+	}
+	for _, w := range want {
+		if _, ok := index[w]; !ok {
+			return fmt.Errorf("read %s: no column %q in header %v", path, w, head)
+		}
+	}
+	var rec []string
+	col := func(name string) string { return rec[index[name]] }
+	for {
+		rec, err = r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		row(col)
+	}
+}

@@ -1,0 +1,73 @@
+package psp
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// RefundSchema is the table of refunds owed: a charge whose outcome is
+// unknown (the provider did not answer) may have gone through, so the
+// order's cancellation queues a refund in the same transaction, and
+// ReconcileRefunds asks for it until the provider answers. It is the outbox
+// pattern applied to the provider's API.
+const RefundSchema = `CREATE TABLE IF NOT EXISTS pending_refunds (order_id TEXT PRIMARY KEY, queued_at INTEGER NOT NULL)`
+
+// QueueRefund records in tx that order's charge must be refunded.
+func QueueRefund(ctx context.Context, tx *sql.Tx, orderID string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pending_refunds (order_id, queued_at) VALUES (?, ?)`, orderID, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("queue refund of %s: %w", orderID, err)
+	}
+	return nil
+}
+
+// ReconcileRefunds asks the provider for every queued refund, every
+// interval, until ctx ends. A refund is done when the provider answers,
+// refunded or with no charge to refund (the charge never arrived).
+func (c *Client) ReconcileRefunds(ctx context.Context, db *sql.DB, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := c.refundPending(ctx, db, log); err != nil && ctx.Err() == nil {
+			log.Warn("refund reconciliation", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) refundPending(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	rows, err := db.QueryContext(ctx, `SELECT order_id FROM pending_refunds ORDER BY queued_at LIMIT 100`)
+	if err != nil {
+		return fmt.Errorf("list pending refunds: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.Refund(rctx, id)
+		cancel()
+		if err != nil && !errors.Is(err, ErrNoCharge) {
+			return fmt.Errorf("refund %s: %w", id, err) // provider still unreachable: try again later
+		}
+		if _, err := db.ExecContext(ctx, `DELETE FROM pending_refunds WHERE order_id = ?`, id); err != nil {
+			return fmt.Errorf("settle refund of %s: %w", id, err)
+		}
+		log.Info("refund settled", "order", id, "charged", err == nil)
+	}
+	return nil
+}
