@@ -79,6 +79,10 @@ func (c *testbedCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Metrics returns the testbed's own collector, with nothing to report,
+// for tools that check dashboards and rules against its series.
+func Metrics() prometheus.Collector { return newTestbedCollector(nil, &timeline{}) }
+
 // serveMetrics serves the testbed's registry on a free loopback port until
 // ctx ends and returns its address.
 func serveMetrics(ctx context.Context, log *slog.Logger, c prometheus.Collector) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,7 @@ type Check func(ctx context.Context) error
 // Mux returns a mux with GET /healthz (200 when every check passes, 503
 // with the failing check's error otherwise) and GET /metrics for reg.
 func Mux(reg *prometheus.Registry, checks map[string]Check) *http.ServeMux {
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(runtimeCollectors()...)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -75,19 +76,53 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+}
+
 // HTTPMetrics counts and times requests by route and status code.
 type HTTPMetrics struct{ duration *prometheus.HistogramVec }
 
-// NewHTTPMetrics registers the request histogram on reg.
-func NewHTTPMetrics(reg *prometheus.Registry) *HTTPMetrics {
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+func httpHistogram() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "http_request_duration_seconds",
 		Help:    "Time to answer an HTTP request, by route and status code.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	}, []string{"route", "code"})
+}
+
+// NewHTTPMetrics registers the request histogram on reg.
+func NewHTTPMetrics(reg *prometheus.Registry) *HTTPMetrics {
+	h := httpHistogram()
 	reg.MustRegister(h)
 	return &HTTPMetrics{duration: h}
 }
+
+// Metrics returns fresh copies of what every component registers (Go and
+// process collectors, the HTTP histogram), for tools that check dashboards.
+func Metrics() []prometheus.Collector { return append(runtimeCollectors(), httpHistogram()) }
+
+// MetricNames lists the fully qualified names of what cs describe.
+func MetricNames(cs ...prometheus.Collector) []string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range cs {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var names []string
+	for d := range ch {
+		// Desc has no accessor for its name; its String form is stable:
+		// Desc{fqName: "name", help: ...}.
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	return names
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // Wrap instruments h under route.
 func (m *HTTPMetrics) Wrap(route string, h http.HandlerFunc) http.HandlerFunc {

@@ -67,3 +67,18 @@ func TestPlaceOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricNames(t *testing.T) {
+	names := MetricNames(Metrics()...)
+	want := map[string]bool{"http_request_duration_seconds": false, "go_goroutines": false, "process_resident_memory_bytes": false}
+	for _, n := range names {
+		if _, ok := want[n]; ok {
+			want[n] = true
+		}
+	}
+	for n, seen := range want {
+		if !seen {
+			t.Errorf("MetricNames lacks %s (got %d names)", n, len(names))
+		}
+	}
+}

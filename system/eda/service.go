@@ -93,8 +93,8 @@ type metrics struct {
 	outbox     prometheus.Gauge
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
-	m := &metrics{
+func newMetrics() *metrics {
+	return &metrics{
 		consumed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_consumed_total", Help: "Events handled, by topic and type."}, []string{"topic", "type"}),
 		produced:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_produced_total", Help: "Events the broker acknowledged, by topic."}, []string{"topic"}),
 		retries:    prometheus.NewCounter(prometheus.CounterOpts{Name: "event_retries_total", Help: "Handler attempts that failed and were retried."}),
@@ -102,9 +102,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "event_processing_seconds", Help: "Time to handle one event, retries included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		outbox:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "outbox_backlog", Help: "Events committed but not yet acknowledged by the broker."}),
 	}
-	reg.MustRegister(m.consumed, m.produced, m.retries, m.poison, m.processing, m.outbox)
-	return m
 }
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.consumed, m.produced, m.retries, m.poison, m.processing, m.outbox}
+}
+
+// Metrics returns fresh copies of the collectors every EDA service
+// registers besides component.Metrics, for tools that check dashboards
+// and rules against what the services export.
+func Metrics() []prometheus.Collector { return newMetrics().collectors() }
 
 const processedSchema = `CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY)`
 
@@ -135,9 +142,10 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	reg := prometheus.NewRegistry()
 	s := &service{
 		name: cfg.Component, cfg: cfg, log: log, tel: tel, db: db, catalog: cat, reg: reg,
-		metrics:  newMetrics(reg),
+		metrics:  newMetrics(),
 		handlers: map[string]handler{},
 	}
+	reg.MustRegister(s.metrics.collectors()...)
 	s.mux = component.Mux(reg, map[string]component.Check{
 		"database": func(ctx context.Context) error { return db.PingContext(ctx) },
 		"consumer": func(context.Context) error {
