@@ -40,6 +40,8 @@ const (
 	FaultBrokerLoss = "broker-loss"
 	// FaultPoisonMessage publishes malformed events into the topic the target consumes.
 	FaultPoisonMessage = "poison-message"
+	// FaultLoadSpike multiplies the offered rate for the fault's window.
+	FaultLoadSpike = "load-spike"
 
 	// RestartAfterDuration brings a crashed component back when the fault's duration is over.
 	RestartAfterDuration = "after-duration"
@@ -78,7 +80,7 @@ const (
 
 // FaultTypes returns the allowed values of faults[].type.
 func FaultTypes() []string {
-	return []string{FaultServiceCrash, FaultPause, FaultNetworkPartition, FaultNodeLoss, FaultLatency, FaultBrokerLoss, FaultPoisonMessage}
+	return []string{FaultServiceCrash, FaultPause, FaultNetworkPartition, FaultNodeLoss, FaultLatency, FaultBrokerLoss, FaultPoisonMessage, FaultLoadSpike}
 }
 
 // Targets returns the allowed values of faults[].target: the capabilities a fault can hit. Each
@@ -222,6 +224,9 @@ type Fault struct {
 	Brokers int `yaml:"brokers"`
 	// poison-message: how many malformed events to publish, default 10, at most 10000.
 	Messages int `yaml:"messages"`
+	// load-spike: the offered rate is multiplied by this during the window, default 3;
+	// in (0, 100], below 1 is a lull.
+	Factor float64 `yaml:"factor"`
 }
 
 // faultFields says which optional fields apply to which fault type, and their defaults.
@@ -244,6 +249,7 @@ var faultFields = map[string]map[string]func(*Fault){
 	},
 	FaultBrokerLoss:    {"brokers": func(f *Fault) { f.Brokers = 1 }},
 	FaultPoisonMessage: {"messages": func(f *Fault) { f.Messages = 10 }},
+	FaultLoadSpike:     {"factor": func(f *Fault) { f.Factor = 3 }},
 	FaultPause:         {},
 }
 
@@ -429,9 +435,11 @@ func (f *Fault) isZero(field string) bool {
 		return f.Brokers == 0
 	case "messages":
 		return f.Messages == 0
+	case "factor":
+		return f.Factor == 0
 	}
 	return true
 }
 
 // optionalFaultFields lists the type-specific fields in file order.
-var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers", "messages"}
+var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers", "messages", "factor"}

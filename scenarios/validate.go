@@ -256,6 +256,17 @@ func (c *checker) faultFields(p string, f Fault) {
 	if f.Type == FaultPoisonMessage && c.ok(p+".messages") && (f.Messages < 1 || f.Messages > 10000) {
 		c.add(p+".messages", "must be between 1 and 10000, got %d", f.Messages)
 	}
+	if f.Type == FaultLoadSpike {
+		if c.ok(p+".factor") && !(f.Factor > 0 && f.Factor <= 100) {
+			c.add(p+".factor", "must be greater than 0 and at most 100 (below 1 is a lull), got %s", formatFloat(f.Factor))
+		}
+		if c.ok(p+".target") && f.Target != "order" {
+			c.add(p+".target", "a load spike hits the order intake; its target must be \"order\", got %q", f.Target)
+		}
+		if c.ok("load.rate") && f.Factor > 0 && c.s.Load.Rate*f.Factor > MaxRate {
+			c.add(p+".factor", "load.rate × factor = %s orders/s, above the maximum %d", formatFloat(c.s.Load.Rate*f.Factor), MaxRate)
+		}
+	}
 	if f.Type == FaultBrokerLoss {
 		if c.ok(p+".target") && f.Target != TargetBroker {
 			c.add(p+".target", "broker-loss removes broker nodes; its target must be %q, got %q", TargetBroker, f.Target)

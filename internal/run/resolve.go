@@ -42,6 +42,9 @@ type resolution struct {
 // resolve maps a scenario fault onto an architecture's deployment.
 func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 	procs := archProcs{rt, pl.arch}
+	if f.Type == scenarios.FaultLoadSpike {
+		return resolution{fault: faults.NewLoadSpike(f.Factor), what: "POST /orders"}
+	}
 	comp := pl.capabilities[f.Target]
 	if comp == "" {
 		return resolution{note: fmt.Sprintf("no component holds %q in %s; nothing injected", f.Target, pl.arch)}

@@ -186,10 +186,16 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var spikes []loadgen.Spike
+	for _, f := range sc.Faults {
+		if f.Type == scenarios.FaultLoadSpike {
+			spikes = append(spikes, loadgen.Spike{From: f.At.D(), To: (f.At + f.Duration).D(), Factor: f.Factor})
+		}
+	}
 	for _, a := range archs {
 		a.attacker, err = loadgen.New(loadgen.Config{
 			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
-			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight,
+			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight, Spikes: spikes,
 			Next:     orders(cat),
 			Classify: classify(a.plan.synchronous),
 		})
