@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -26,6 +27,7 @@ const (
 	ledgerFile    = "psp-ledger.json"
 	monolithDB    = "data/monolith/monolith.db"
 	servicesDir   = "data/services"
+	dlqFile       = "dlq.jsonl"
 )
 
 // request is one row of requests.csv that the checkers need.
@@ -81,6 +83,10 @@ type state struct {
 	terminals    loaded[[]terminal]
 	reservations loaded[map[string]reservation]
 	view         loaded[map[string]domain.State]
+	deadLetters  loaded[[]eda.DeadLetter]
+	// poisonSent is how many dead letters the scenario's poison faults
+	// should have produced: each message once per consumer of its topic.
+	poisonSent int
 }
 
 // readMonolith reads the monolith's record and its one database.
@@ -101,10 +107,11 @@ func readMonolith(ctx context.Context, dir string) *state {
 // checkers need; payment's own table adds nothing the PSP ledger lacks.
 func readEDA(ctx context.Context, dir string) *state {
 	st := &state{
-		eda:       true,
-		requests:  load(readRequests(filepath.Join(dir, requestsFile))),
-		ledger:    load(readLedger(filepath.Join(dir, ledgerFile))),
-		terminals: load(readTerminals(filepath.Join(dir, terminalsFile))),
+		eda:         true,
+		requests:    load(readRequests(filepath.Join(dir, requestsFile))),
+		ledger:      load(readLedger(filepath.Join(dir, ledgerFile))),
+		terminals:   load(readTerminals(filepath.Join(dir, terminalsFile))),
+		deadLetters: load(readDeadLetters(filepath.Join(dir, dlqFile))),
 	}
 	services := filepath.Join(dir, servicesDir)
 	withDB(filepath.Join(services, eda.OrderAPI+".db"), func(db *sql.DB, err error) {
@@ -323,4 +330,23 @@ func readCSV(path string, want []string, row func(col func(string) string)) erro
 		}
 		row(col)
 	}
+}
+
+func readDeadLetters(path string) ([]eda.DeadLetter, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []eda.DeadLetter
+	for i, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var dl eda.DeadLetter
+		if err := json.Unmarshal(line, &dl); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		out = append(out, dl)
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/eda"
 )
 
 // maxExamples bounds the ids a verdict names; the count says the rest.
@@ -51,7 +52,7 @@ func (f *finding) flag(id string) {
 func checkers(eda bool) []checker {
 	out := []checker{lostChecker(), terminalChecker(), duplicatedChecker(), stockChecker(), moneyChecker()}
 	if eda {
-		out = append(out, readModelChecker())
+		out = append(out, readModelChecker(), dlqChecker())
 	}
 	return out
 }
@@ -83,6 +84,7 @@ func Run(ctx context.Context, dir string, sc *scenarios.Scenario) ([]report.Chec
 			st = readMonolith(ctx, base)
 		case scenarios.ArchitectureEDA:
 			st = readEDA(ctx, base)
+			st.poisonSent = poisonSent(sc)
 		default:
 			return nil, fmt.Errorf("check run: architecture %q has no checkers; allowed: %v", arch, scenarios.ArchitectureNames())
 		}
@@ -118,4 +120,16 @@ func (ck checker) verdict(arch string, st *state, cat *domain.Catalog) report.Ch
 	}
 	out.Detail = fmt.Sprintf("%s: %s.", ck.rule, f.found)
 	return out
+}
+
+// poisonSent counts the dead letters a scenario's poison faults should
+// leave in the EDA: each message once per consumer group of its topic.
+func poisonSent(sc *scenarios.Scenario) int {
+	n := 0
+	for _, f := range sc.Faults {
+		if f.Type == scenarios.FaultPoisonMessage {
+			n += f.Messages * len(eda.Consumers(eda.InputTopic(eda.Holder(f.Target))))
+		}
+	}
+	return n
 }

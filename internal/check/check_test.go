@@ -24,7 +24,20 @@ func scenario(archs ...string) *scenarios.Scenario {
 	return &scenarios.Scenario{
 		Name: "check-test", Seed: 1, Architectures: archs,
 		Catalog: scenarios.Catalog{SKUs: 3, StockMin: 10, StockMax: 10, ItemsMax: 1, QuantityMax: 3},
+		// One poison message in the topic shipping consumes (payments):
+		// three consumer groups read it, so three dead letters.
+		Faults: []scenarios.Fault{{Type: scenarios.FaultPoisonMessage, Target: "shipping", Messages: 1}},
 	}
+}
+
+// poisonLetters are the dead letters scenario()'s poison leaves.
+func poisonLetters() []eda.DeadLetter {
+	var out []eda.DeadLetter
+	for _, c := range eda.Consumers(eda.TopicPayments) {
+		out = append(out, eda.DeadLetter{Topic: eda.TopicPayments + eda.DLQSuffix, Key: "poison-0",
+			Headers: map[string]string{eda.HeaderDLQReason: eda.ReasonUndecodable, eda.HeaderDLQConsumer: c}})
+	}
+	return out
 }
 
 // world is one architecture's bundle before it is written: the raw
@@ -34,6 +47,7 @@ type world struct {
 	terminals [][]string // order_id, state
 	ledger    []psp.Charge
 	sql       map[string][]string // database path under the architecture's dir -> statements
+	dlq       []eda.DeadLetter    // EDA only
 }
 
 // The databases of a bundle and the schemas the systems create them with.
@@ -106,6 +120,7 @@ func cleanEDA() *world {
 		// o-1's shipped event arrived twice: at-least-once delivery.
 		terminals: [][]string{{"o-1", "shipped"}, {"o-2", "cancelled"}, {"o-1", "shipped"}, {"o-3", "cancelled"}, {"o-5", "cancelled"}},
 		ledger:    cleanLedger(),
+		dlq:       poisonLetters(),
 		sql: map[string][]string{
 			orderAPIDBPath: orderRows("", ""),
 			inventoryDBPath: {insertStock, `INSERT INTO reservations (order_id, items, released) VALUES
@@ -128,6 +143,14 @@ func (w *world) write(t *testing.T, dir, arch string) {
 	if w.terminals != nil {
 		writeCSVFile(t, filepath.Join(base, terminalsFile), []string{"order_id", "state", "reason", "at_ms"},
 			w.terminals, func(_ int, r []string) []string { return []string{r[0], r[1], "", "0"} })
+		var lines []byte
+		for _, dl := range w.dlq {
+			b, _ := json.Marshal(dl)
+			lines = append(append(lines, b...), '\n')
+		}
+		if err := os.WriteFile(filepath.Join(base, dlqFile), lines, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, err := json.Marshal(w.ledger)
 	if err != nil {
@@ -221,7 +244,7 @@ func TestCleanBundlePasses(t *testing.T) {
 			t.Errorf("%s/%s looked at nothing: %+v", c.Arch, c.Name, c)
 		}
 	}
-	want := []string{"eda/lost", "eda/terminal", "eda/duplicated", "eda/stock", "eda/money", "eda/read-model",
+	want := []string{"eda/lost", "eda/terminal", "eda/duplicated", "eda/stock", "eda/money", "eda/read-model", "eda/dlq",
 		"monolith/lost", "monolith/terminal", "monolith/duplicated", "monolith/stock", "monolith/money"}
 	if !slices.Equal(got, want) {
 		t.Errorf("checks = %v, want %v (no read-model for the monolith)", got, want)
@@ -524,5 +547,27 @@ func TestReadOnly(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM orders`).Scan(&n); err != nil || n != 4 {
 		t.Errorf("orders = %d, %v; want 4", n, err)
+	}
+}
+
+func TestDeadLetters(t *testing.T) {
+	tests := []struct {
+		name    string
+		letters []eda.DeadLetter
+		example string
+	}{
+		{"a poison letter missing", poisonLetters()[1:], "poison: 2 dead-lettered, 3 expected"},
+		{"an event given up on", append(poisonLetters(), eda.DeadLetter{Topic: "orders.dlq", Key: "o-9",
+			Headers: map[string]string{eda.HeaderDLQReason: eda.ReasonFailed, eda.HeaderDLQConsumer: eda.Inventory}}), "o-9@inventory/orders.dlq"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := cleanEDA()
+			w.dlq = tt.letters
+			c := find(t, bundle(t, map[string]*world{"eda": w}), "eda", "dlq")
+			if c.Passed || !slices.Contains(c.Examples, tt.example) {
+				t.Fatalf("dlq check = %+v; want a failure naming %q", c, tt.example)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/eda"
 )
 
 // lostChecker: an order the client was told was taken must exist and have
@@ -445,4 +446,37 @@ func stateSample(st *state, bad map[string]bool) string {
 	o, inOrders := st.orders.v[id]
 	v, inView := st.view.v[id]
 	return fmt.Sprintf(" (%s: order-api %s, view %s)", id, show(o.state, inOrders), show(v, inView))
+}
+
+func dlqChecker() checker {
+	return checker{
+		name: "dlq", unit: "dead letters",
+		rule: "Every dead letter must be accounted for: the poison the scenario injected, once per consumer, and no event a handler gave up on",
+		run:  deadLetters,
+	}
+}
+
+func deadLetters(st *state, _ *domain.Catalog) (finding, error) {
+	if st.deadLetters.err != nil {
+		return finding{}, st.deadLetters.err
+	}
+	var f finding
+	poison, failed := 0, 0
+	for _, dl := range st.deadLetters.v {
+		switch dl.Headers[eda.HeaderDLQReason] {
+		case eda.ReasonUndecodable:
+			poison++
+		default:
+			// An event a handler gave up on is an order that stopped
+			// halfway: name it.
+			failed++
+			f.flag(fmt.Sprintf("%s@%s/%s", dl.Key, dl.Headers[eda.HeaderDLQConsumer], dl.Topic))
+		}
+	}
+	if poison != st.poisonSent {
+		f.flag(fmt.Sprintf("poison: %d dead-lettered, %d expected", poison, st.poisonSent))
+	}
+	f.checked = len(st.deadLetters.v)
+	f.found = fmt.Sprintf("%d dead letters: %d poison (%d expected from the scenario), %d events given up on", len(st.deadLetters.v), poison, st.poisonSent, failed)
+	return f, nil
 }

@@ -203,7 +203,7 @@ func (p planner) eda() (pl plan, err error) {
 		return plan{}, err
 	}
 	b, adminAddr, err := p.component(arch, "broker", func(listen string) any {
-		return broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: eda.Topics(), Partitions: partitions}
+		return broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: append(eda.Topics(), eda.DLQTopics()...), Partitions: partitions}
 	})
 	if err != nil {
 		return plan{}, err
@@ -255,11 +255,18 @@ func (p planner) eda() (pl plan, err error) {
 	return plan{
 		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, pspAddr: pspAddr,
 		nodes: edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
-		capabilities: map[string]string{
-			"order": eda.OrderAPI, "inventory": eda.Inventory, "payment": eda.Payment,
-			"shipping": eda.Shipping, "order-view": eda.OrderView, scenarios.TargetBroker: "broker",
-		},
+		capabilities: edaCapabilities(),
 	}, nil
+}
+
+func edaCapabilities() map[string]string {
+	caps := map[string]string{}
+	for _, t := range scenarios.Targets() {
+		if c := eda.Holder(t); c != "" {
+			caps[t] = c
+		}
+	}
+	return caps
 }
 
 // brokerEnd names broker node i as a link end and a member of a node.

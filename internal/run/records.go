@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/psp"
 )
 
@@ -21,6 +22,7 @@ const (
 	RequestsFile  = "requests.csv"    // every scheduled request and its outcome
 	TerminalsFile = "terminals.csv"   // every terminal event the testbed observed (EDA)
 	LedgerFile    = "psp-ledger.json" // every charge the payment provider decided
+	DLQFile       = "dlq.jsonl"       // every dead letter, one JSON object per line (EDA)
 )
 
 // writeRecords saves the architecture's raw record into the bundle.
@@ -49,6 +51,9 @@ func (a *archRun) writeRecords(ctx context.Context, dir string) error {
 				t := terms[i]
 				return []string{t.OrderID, string(t.State), t.Reason, ms(t.At.Sub(start))}
 			}))
+	}
+	if !a.plan.synchronous {
+		errs = append(errs, writeDeadLetters(ctx, a.plan.brokers, filepath.Join(base, DLQFile)))
 	}
 	// The ledger is read even after Ctrl-C: it is part of what was measured.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -82,4 +87,19 @@ func writeCSV(path string, head []string, n int, row func(int) []string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+func writeDeadLetters(ctx context.Context, brokers []string, path string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	letters, err := eda.ReadDeadLetters(ctx, brokers)
+	if err != nil {
+		return fmt.Errorf("read dead letters: %w", err)
+	}
+	var b []byte
+	for _, l := range letters {
+		line, _ := json.Marshal(l)
+		b = append(append(b, line...), '\n')
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -74,11 +74,20 @@ func leftovers(t *testing.T, dir string) []string {
 	return out
 }
 
-// listeners lists sockets listening on 127.0.0.2 and 127.0.0.3, the
-// addresses the runs give their architectures: proxies and components
-// alike must have closed theirs.
+// listeners lists the sockets this test process still has listening on
+// 127.0.0.2 and 127.0.0.3, the addresses runs give their architectures: the
+// link proxies live in this process and must all be closed after a run
+// (the components are child processes, checked by leftovers). Sockets of
+// other processes on the machine are not ours to judge.
 func listeners(t *testing.T) []string {
 	t.Helper()
+	own := map[string]bool{}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(l, "socket:[") {
+			own[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +95,10 @@ func listeners(t *testing.T) []string {
 	var out []string
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		fields := strings.Fields(line)
-		// local_address is hex little-endian: 0200007F is 127.0.0.2; 0A is LISTEN.
-		if len(fields) > 3 && fields[3] == "0A" && (strings.HasPrefix(fields[1], "0200007F:") || strings.HasPrefix(fields[1], "0300007F:")) {
+		// local_address is hex little-endian: 0200007F is 127.0.0.2; 0A is
+		// LISTEN; the tenth field is the socket's inode.
+		if len(fields) > 9 && fields[3] == "0A" && own[fields[9]] &&
+			(strings.HasPrefix(fields[1], "0200007F:") || strings.HasPrefix(fields[1], "0300007F:")) {
 			out = append(out, fields[1])
 		}
 	}

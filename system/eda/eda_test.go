@@ -11,12 +11,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/edatestbed/testbed/system/component"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/telemetry"
@@ -44,7 +47,7 @@ type system struct {
 
 func startSystem(t *testing.T, declineRate float64) *system {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, Topics()...))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, append(Topics(), DLQTopics()...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,5 +234,55 @@ func TestPoisonMessagesDoNotStallConsumers(t *testing.T) {
 	}
 	if got := s.awaitTerminal(ids, 30*time.Second); len(got) != len(ids) {
 		t.Fatalf("%d of %d orders placed after poison finished", len(got), len(ids))
+	}
+	// Every consumer of a topic dead-letters each poison message once, with
+	// why and who, and nothing else lands there.
+	want := 0
+	for _, topic := range Topics() {
+		want += len(keys) * len(Consumers(topic))
+	}
+	var letters []DeadLetter
+	for {
+		letters, err = ReadDeadLetters(context.Background(), s.brokers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(letters) >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling the dead-letter topics as consumers reach the poison
+	}
+	if len(letters) != want {
+		t.Fatalf("%d dead letters, want %d (each poison message once per consumer)", len(letters), want)
+	}
+	for _, dl := range letters {
+		if dl.Headers[HeaderDLQReason] != ReasonUndecodable || dl.Headers[HeaderDLQConsumer] == "" || dl.Headers[HeaderDLQTopic]+DLQSuffix != dl.Topic {
+			t.Fatalf("dead letter %+v lacks its reason, consumer or source topic", dl)
+		}
+	}
+}
+
+func TestConsumersMatchHandlers(t *testing.T) {
+	// Consumers is written out by hand for the checkers; it must say what
+	// the services actually subscribe to.
+	for _, name := range Components() {
+		s := &service{name: name, handlers: map[string]handler{}, mux: http.NewServeMux(), http: component.NewHTTPMetrics(prometheus.NewRegistry())}
+		switch name {
+		case OrderAPI:
+			s.orderAPI()
+		case Inventory:
+			s.inventory()
+		case Payment:
+			s.payment()
+		case Shipping:
+			s.shipping()
+		case OrderView:
+			s.orderView()
+		}
+		for _, topic := range Topics() {
+			if got := slices.Contains(s.topics, topic); got != slices.Contains(Consumers(topic), name) {
+				t.Errorf("%s subscribes to %s: %v, but Consumers(%s) = %v", name, topic, got, topic, Consumers(topic))
+			}
+		}
 	}
 }

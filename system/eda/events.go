@@ -38,6 +38,26 @@ func InputTopic(component string) string {
 	}[component]
 }
 
+// Holder names the component holding a capability a scenario can target
+// ("order", "inventory", ...), "" for one the system does not have.
+func Holder(capability string) string {
+	return map[string]string{
+		"order": OrderAPI, "inventory": Inventory, "payment": Payment,
+		"shipping": Shipping, "order-view": OrderView, "broker": "broker",
+	}[capability]
+}
+
+// Consumers lists the components that consume topic, each in its own
+// consumer group: a poison message in topic is dead-lettered once by each.
+func Consumers(topic string) []string {
+	return map[string][]string{
+		TopicOrders:    {Inventory, OrderView},
+		TopicInventory: {OrderAPI, Payment, OrderView},
+		TopicPayments:  {Inventory, Shipping, OrderView},
+		TopicShipping:  {OrderAPI, OrderView},
+	}[topic]
+}
+
 // Event types.
 const (
 	OrderPlaced      = "OrderPlaced"

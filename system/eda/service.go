@@ -69,7 +69,7 @@ type service struct {
 	tel      *telemetry.Telemetry
 	db       *sql.DB
 	catalog  *domain.Catalog
-	psp      *psp.Client
+	psp      *psp.Guarded
 	producer sarama.SyncProducer
 	relay    *relay
 	reg      *prometheus.Registry
@@ -89,6 +89,7 @@ type metrics struct {
 	produced   *prometheus.CounterVec
 	retries    prometheus.Counter
 	poison     prometheus.Counter
+	dlq        *prometheus.CounterVec
 	processing prometheus.Histogram
 	outbox     prometheus.Gauge
 }
@@ -98,20 +99,23 @@ func newMetrics() *metrics {
 		consumed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_consumed_total", Help: "Events handled, by topic and type."}, []string{"topic", "type"}),
 		produced:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_produced_total", Help: "Events the broker acknowledged, by topic."}, []string{"topic"}),
 		retries:    prometheus.NewCounter(prometheus.CounterOpts{Name: "event_retries_total", Help: "Handler attempts that failed and were retried."}),
-		poison:     prometheus.NewCounter(prometheus.CounterOpts{Name: "events_poison_total", Help: "Messages that could not be decoded and were skipped."}),
+		poison:     prometheus.NewCounter(prometheus.CounterOpts{Name: "events_poison_total", Help: "Messages that could not be decoded."}),
+		dlq:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_dead_lettered_total", Help: "Messages sent to a dead-letter topic, by source topic and reason."}, []string{"topic", "reason"}),
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "event_processing_seconds", Help: "Time to handle one event, retries included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		outbox:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "outbox_backlog", Help: "Events committed but not yet acknowledged by the broker."}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.consumed, m.produced, m.retries, m.poison, m.processing, m.outbox}
+	return []prometheus.Collector{m.consumed, m.produced, m.retries, m.poison, m.dlq, m.processing, m.outbox}
 }
 
 // Metrics returns fresh copies of the collectors every EDA service
 // registers besides component.Metrics, for tools that check dashboards
 // and rules against what the services export.
-func Metrics() []prometheus.Collector { return newMetrics().collectors() }
+func Metrics() []prometheus.Collector {
+	return append(newMetrics().collectors(), psp.BreakerMetrics()...)
+}
 
 const processedSchema = `CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY)`
 
@@ -121,7 +125,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	schemas := map[string][]string{
 		OrderAPI:  {OrderSchema},
 		Inventory: {store.StockSchema, ReservationSchema},
-		Payment:   {paymentSchema, psp.RefundSchema},
+		Payment:   {paymentSchema},
 		Shipping:  {ShipmentSchema},
 		OrderView: {ViewSchema},
 	}
@@ -157,13 +161,15 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	})
 	s.http = component.NewHTTPMetrics(reg)
 
+	// Every component produces: to its dead-letter topics, and through its
+	// outbox relay when it emits events.
+	p, err := sarama.NewSyncProducer(cfg.Brokers, SaramaConfig(cfg.Component, cfg.BrokerRoutes))
+	if err != nil {
+		return fmt.Errorf("connect producer to %v: %w", cfg.Brokers, err)
+	}
+	defer p.Close()
+	s.producer = p
 	if cfg.Component != OrderView {
-		p, err := sarama.NewSyncProducer(cfg.Brokers, SaramaConfig(cfg.Component, cfg.BrokerRoutes))
-		if err != nil {
-			return fmt.Errorf("connect producer to %v: %w", cfg.Brokers, err)
-		}
-		defer p.Close()
-		s.producer = p
 		s.relay = newRelay(tel, db, p, s.metrics)
 	}
 
@@ -176,7 +182,8 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 		}
 		s.inventory()
 	case Payment:
-		s.psp = psp.NewClient(cfg.PSPURL, tel.Client())
+		s.psp = psp.NewGuarded(psp.NewClient(cfg.PSPURL, tel.Client()), "psp")
+		reg.MustRegister(s.psp.Collector())
 		s.payment()
 	case Shipping:
 		s.shipping()
@@ -259,15 +266,29 @@ func (g groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim saram
 	}
 }
 
-// process handles one message, retrying transient failures with capped
-// exponential backoff and jitter for as long as the session lasts. It
-// reports whether the message may be marked consumed.
+// maxAttempts bounds how often a failing event is tried before it is
+// dead-lettered; transient failures (a dependency down) do not count.
+const maxAttempts = 8
+
+// transientError marks a failure that will pass when a dependency comes
+// back: the event is retried for as long as it takes, never dead-lettered.
+type transientError struct{ error }
+
+func (t transientError) Unwrap() error { return t.error }
+
+func transient(err error) error { return transientError{err} }
+
+// process handles one message, retrying failures with capped exponential
+// backoff and jitter. A message that cannot be decoded, or keeps failing
+// for a reason that is not transient, goes to the dead-letter topic and
+// consumption goes on. It reports whether the message may be marked
+// consumed: false only when the session ends first.
 func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 	e, err := decodeEvent(msg.Value)
 	if err != nil {
 		s.metrics.poison.Inc()
-		s.log.Error("skipping undecodable message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-		return true
+		s.log.Error("undecodable message, dead-lettering", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+		return s.deadLetter(ctx, msg, ReasonUndecodable, 1, err)
 	}
 	h := s.handlers[e.Type]
 	if h == nil {
@@ -281,6 +302,7 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool
 	start := time.Now()
 	defer func() { s.metrics.processing.Observe(time.Since(start).Seconds()) }()
 	backoff := 20 * time.Millisecond
+	counted := 0
 	for attempt := 1; ; attempt++ {
 		err := s.handle(ctx, h, e)
 		if err == nil {
@@ -290,6 +312,12 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if !errors.As(err, new(transientError)) {
+			if counted++; counted >= maxAttempts {
+				s.log.ErrorContext(ctx, "event keeps failing, dead-lettering", "order", e.OrderID, "event", e.ID, "attempts", attempt, "err", err)
+				return s.deadLetter(ctx, msg, ReasonFailed, attempt, err)
+			}
 		}
 		s.metrics.retries.Inc()
 		span.AddEvent("retry", trace.WithAttributes(attribute.String("error", err.Error())))

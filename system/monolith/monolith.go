@@ -58,7 +58,9 @@ func outcomeCounter() *prometheus.CounterVec {
 
 // Metrics returns fresh copies of the collectors the monolith registers
 // besides component.Metrics, for tools that check dashboards and rules.
-func Metrics() []prometheus.Collector { return []prometheus.Collector{outcomeCounter()} }
+func Metrics() []prometheus.Collector {
+	return append([]prometheus.Collector{outcomeCounter()}, psp.BreakerMetrics()...)
+}
 
 // schemas are every table of the monolith's one database.
 func schemas() []string { return []string{Schema, store.StockSchema, psp.RefundSchema} }
@@ -79,7 +81,7 @@ type Server struct {
 	tel     *telemetry.Telemetry
 	db      *sql.DB
 	catalog *domain.Catalog
-	psp     *psp.Client
+	psp     *psp.Guarded
 	timeout time.Duration
 	outcome *prometheus.CounterVec
 }
@@ -103,10 +105,10 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		log: log, tel: tel, db: db, catalog: cat, timeout: cfg.PSPTimeout,
-		psp: psp.NewClient(cfg.PSPURL, tel.Client()),
+		psp:     psp.NewGuarded(psp.NewClient(cfg.PSPURL, tel.Client()), "psp"),
 		outcome: outcomeCounter(),
 	}
-	reg.MustRegister(s.outcome)
+	reg.MustRegister(s.outcome, s.psp.Collector())
 	if err := s.recover(ctx); err != nil {
 		return fmt.Errorf("recover interrupted orders: %w", err)
 	}
@@ -120,7 +122,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	rctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(reconciled)
-		s.psp.ReconcileRefunds(rctx, db, log, time.Second)
+		psp.ReconcileRefunds(rctx, s.psp, db, log, time.Second)
 	}()
 	err = component.Serve(ctx, log, cfg.Listen, tel.Handler("monolith", mux))
 	stop()

@@ -36,7 +36,7 @@ func newServer(t *testing.T, declineRate float64, dir string) *Server {
 	}
 	return &Server{
 		log: slog.New(slog.DiscardHandler), tel: telemetry.Nop(slog.New(slog.DiscardHandler)), db: db, catalog: cat, timeout: time.Second,
-		psp:     psp.NewClient(p.URL, nil),
+		psp:     psp.NewGuarded(psp.NewClient(p.URL, nil), "psp"),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"state", "reason"}),
 	}
 }
@@ -117,7 +117,7 @@ func TestUnreachableProviderCancelsAndOwesARefund(t *testing.T) {
 	s := newServer(t, 0, t.TempDir())
 	dead := httptest.NewServer(nil)
 	dead.Close()
-	s.psp = psp.NewClient(dead.URL, nil)
+	s.psp = psp.NewGuarded(psp.NewClient(dead.URL, nil), "psp")
 	sku := s.catalog.Products()[0].SKU
 	o, err := s.Place(ctx, domain.PlaceOrder{ID: "a", Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: 1}}})
 	if err != nil || o.State != domain.Cancelled || o.Reason != domain.ReasonPaymentUnavailable {
@@ -139,7 +139,7 @@ func TestClientGivingUpDoesNotStrandTheOrder(t *testing.T) {
 	// A provider that answers only after the client has gone.
 	slow := httptest.NewServer(psp.NewServer(psp.Config{Seed: 1, Latency: 200 * time.Millisecond}).Handler())
 	defer slow.Close()
-	s.psp = psp.NewClient(slow.URL, nil)
+	s.psp = psp.NewGuarded(psp.NewClient(slow.URL, nil), "psp")
 	time.AfterFunc(50*time.Millisecond, cancel)
 	o, err := s.Place(ctx, domain.PlaceOrder{ID: "gone", Customer: "c", Items: []domain.Item{{SKU: sku, Quantity: 1}}})
 	if err != nil || !o.State.Terminal() {

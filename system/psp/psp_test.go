@@ -112,10 +112,10 @@ func TestReconcileRefunds(t *testing.T) {
 	// An unreachable provider keeps the refunds owed.
 	dead := httptest.NewServer(nil)
 	dead.Close()
-	if err := NewClient(dead.URL, nil).refundPending(ctx, db, slog.New(slog.DiscardHandler)); err == nil {
+	if err := refundPending(ctx, NewClient(dead.URL, nil), db, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("reconciling against an unreachable provider reported success")
 	}
-	if err := c.refundPending(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+	if err := refundPending(ctx, c, db, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	var left int
@@ -125,5 +125,35 @@ func TestReconcileRefunds(t *testing.T) {
 	ledger, _ := c.Ledger(ctx)
 	if len(ledger) != 1 || !ledger[0].Refunded {
 		t.Fatalf("ledger = %+v; want the charged order refunded", ledger)
+	}
+}
+
+func TestBreakerOpensAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	dead := httptest.NewServer(nil)
+	dead.Close()
+	g := NewGuarded(NewClient(dead.URL, nil), "psp")
+	for range breakerConsecutive {
+		if _, err := g.Charge(ctx, "o", 1); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBreakerOpen) {
+			t.Fatalf("charge to a dead provider = %v; want unavailable, breaker still closed", err)
+		}
+	}
+	if _, err := g.Charge(ctx, "o", 1); !errors.Is(err, ErrBreakerOpen) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("charge after %d failures = %v; want the breaker open", breakerConsecutive, err)
+	}
+	if g.State() != "open" {
+		t.Fatalf("state = %s, want open", g.State())
+	}
+	// Declines are answers, not failures: they never trip the breaker.
+	declining := httptest.NewServer(NewServer(Config{Seed: 1, DeclineRate: 1}).Handler())
+	defer declining.Close()
+	h := NewGuarded(NewClient(declining.URL, nil), "psp")
+	for i := range 2 * breakerMinCalls {
+		if ch, err := h.Charge(ctx, fmt.Sprint("d-", i), 1); err != nil || ch.Approved {
+			t.Fatalf("charge %d = %+v, %v; want a decline", i, ch, err)
+		}
+	}
+	if h.State() != "closed" {
+		t.Fatalf("declines opened the breaker")
 	}
 }

@@ -24,14 +24,19 @@ func QueueRefund(ctx context.Context, tx *sql.Tx, orderID string) error {
 	return nil
 }
 
+// Refunder is what reconciliation needs of a provider client.
+type Refunder interface {
+	Refund(ctx context.Context, orderID string) (Charge, error)
+}
+
 // ReconcileRefunds asks the provider for every queued refund, every
 // interval, until ctx ends. A refund is done when the provider answers,
 // refunded or with no charge to refund (the charge never arrived).
-func (c *Client) ReconcileRefunds(ctx context.Context, db *sql.DB, log *slog.Logger, interval time.Duration) {
+func ReconcileRefunds(ctx context.Context, c Refunder, db *sql.DB, log *slog.Logger, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := c.refundPending(ctx, db, log); err != nil && ctx.Err() == nil {
+		if err := refundPending(ctx, c, db, log); err != nil && ctx.Err() == nil {
 			log.Warn("refund reconciliation", "err", err)
 		}
 		select {
@@ -42,7 +47,7 @@ func (c *Client) ReconcileRefunds(ctx context.Context, db *sql.DB, log *slog.Log
 	}
 }
 
-func (c *Client) refundPending(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+func refundPending(ctx context.Context, c Refunder, db *sql.DB, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, `SELECT order_id FROM pending_refunds ORDER BY queued_at LIMIT 100`)
 	if err != nil {
 		return fmt.Errorf("list pending refunds: %w", err)
