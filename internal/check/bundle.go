@@ -15,6 +15,7 @@ import (
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/store"
 	_ "modernc.org/sqlite" // the systems' own driver, so the files are read as they were written
 )
 
@@ -151,16 +152,7 @@ func queryOr[T any](ctx context.Context, db *sql.DB, err error, read func(contex
 // openDB opens a database a finished run left behind, read-only so that a
 // checker can never change the evidence. A missing file is an error here:
 // SQLite would otherwise report an unhelpful "unable to open".
-func openDB(path string) (*sql.DB, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	return db, nil
-}
+func openDB(path string) (*sql.DB, error) { return store.OpenReadOnly(path) }
 
 func readOrders(ctx context.Context, db *sql.DB) (map[string]order, error) {
 	out := map[string]order{}

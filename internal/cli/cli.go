@@ -35,7 +35,11 @@ func commands() []command {
 		{"validate", "check scenario files and print every problem", validateCmd},
 		{"list", "list scenarios, fault types, targets and architectures", listCmd},
 		{"report", "rewrite the report of finished runs from their summary.json", reportCmd},
+		{"replay", "rebuild a run's read model from its event log and compare", replayCmd},
+		{"dlq", "list a run's dead letters, or re-drive them into a held run", dlqCmd},
 		{"bench", "measure the load generator and each architecture's accept path", benchCmd},
+		{"capacity", "find the highest rate each architecture sustains with the SLO met", capacityCmd},
+		{"suite", "run a suite of scenarios with repeats and write its statistics report", suiteCmd},
 		{"serve", "run one component (used by the runtimes, rarely by hand)", serveCmd},
 		{"version", "print the version", versionCmd},
 	}

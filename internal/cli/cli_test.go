@@ -46,6 +46,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "inventory"}, "--config is required"},
 		{[]string{"bench", "everything"}, `unknown target "everything"`},
 		{[]string{"report"}, "name at least one run directory"},
+		{[]string{"replay"}, "name one run directory"},
+		{[]string{"dlq"}, "name one run directory"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, tt.args...)
@@ -131,5 +133,15 @@ func TestReportRegenerates(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("report did not write %s: %v", f, err)
 		}
+	}
+}
+
+func TestDLQAndReplayOnARunWithoutEDA(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "dlq", dir); code != 1 || !strings.Contains(stderr, "dlq.jsonl") {
+		t.Fatalf("dlq without dead letters file: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "replay", dir); code != 1 || !strings.Contains(stderr, "broker data") {
+		t.Fatalf("replay without broker data: exit %d, %s", code, stderr)
 	}
 }

@@ -48,6 +48,9 @@ const (
 	// ReasonInterrupted: a crash cut the order off before it finished and
 	// recovery could not complete it.
 	ReasonInterrupted = "interrupted"
+	// ReasonUnavailable: a service the order needs could not be reached, so
+	// the order was given up before it could finish.
+	ReasonUnavailable = "service_unavailable"
 )
 
 // SystemFault reports whether a cancellation reason is the system's failure
@@ -55,7 +58,7 @@ const (
 // than a business answer such as no stock or a declined card. Availability
 // counts the first kind as failures.
 func SystemFault(reason string) bool {
-	return reason == ReasonPaymentUnavailable || reason == ReasonInterrupted
+	return reason == ReasonPaymentUnavailable || reason == ReasonInterrupted || reason == ReasonUnavailable
 }
 
 // Tracking is the shipment's tracking number; derived from the order so a

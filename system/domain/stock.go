@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Stock is what reserving and releasing need of a store. Implementations
@@ -13,8 +15,11 @@ type Stock interface {
 }
 
 // Reserve takes every item of an order out of stock, or nothing when any
-// line cannot be met in full; the error then wraps ErrOutOfStock.
+// line cannot be met in full; the error then wraps ErrOutOfStock. It takes
+// the lines in SKU order, so two orders reserving on one shared database
+// lock its rows in the same order and cannot deadlock.
 func Reserve(ctx context.Context, s Stock, items []Item) error {
+	items = slices.SortedFunc(slices.Values(items), func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
 	for _, it := range items {
 		n, err := s.Available(ctx, it.SKU)
 		if err != nil {
@@ -33,8 +38,9 @@ func Reserve(ctx context.Context, s Stock, items []Item) error {
 }
 
 // Release puts the items of a cancelled order back: the compensation of
-// Reserve.
+// Reserve, in the same SKU order.
 func Release(ctx context.Context, s Stock, items []Item) error {
+	items = slices.SortedFunc(slices.Values(items), func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
 	for _, it := range items {
 		if err := s.Adjust(ctx, it.SKU, it.Quantity); err != nil {
 			return fmt.Errorf("release %s: %w", it.SKU, err)

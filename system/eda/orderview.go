@@ -55,28 +55,36 @@ func (s *service) orderView() {
 }
 
 func (s *service) project(ctx context.Context, e Event, commit commitFunc) error {
-	st := viewState[e.Type]
-	return commit(func(tx *sql.Tx) ([]Event, error) {
-		at := e.At.UnixNano()
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO order_view (id, customer, amount, state, rank, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			e.OrderID, e.Customer, e.Amount, st.state, st.rank, e.Reason, at)
-		if err != nil {
-			return nil, fmt.Errorf("project %s: %w", e.ID, err)
+	return commit(func(tx *sql.Tx) ([]Event, error) { return nil, projectTx(ctx, tx, e) })
+}
+
+// projectTx folds one event into the read model. The result does not
+// depend on the order events arrive in, which is what lets Replay rebuild
+// the view topic by topic.
+func projectTx(ctx context.Context, tx *sql.Tx, e Event) error {
+	st, ok := viewState[e.Type]
+	if !ok {
+		return nil
+	}
+	at := e.At.UnixNano()
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO order_view (id, customer, amount, state, rank, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.OrderID, e.Customer, e.Amount, st.state, st.rank, e.Reason, at)
+	if err != nil {
+		return fmt.Errorf("project %s: %w", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE order_view SET state = ?, rank = ?, reason = ?, updated_at = ? WHERE id = ? AND rank < ?`,
+		st.state, st.rank, e.Reason, at, e.OrderID, st.rank); err != nil {
+		return fmt.Errorf("project %s: %w", e.ID, err)
+	}
+	if e.Type == OrderPlaced {
+		if _, err := tx.ExecContext(ctx, `UPDATE order_view SET customer = ?, amount = ? WHERE id = ?`, e.Customer, e.Amount, e.OrderID); err != nil {
+			return fmt.Errorf("project %s: %w", e.ID, err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return nil, nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE order_view SET state = ?, rank = ?, reason = ?, updated_at = ? WHERE id = ? AND rank < ?`,
-			st.state, st.rank, e.Reason, at, e.OrderID, st.rank); err != nil {
-			return nil, fmt.Errorf("project %s: %w", e.ID, err)
-		}
-		if e.Type == OrderPlaced {
-			if _, err := tx.ExecContext(ctx, `UPDATE order_view SET customer = ?, amount = ? WHERE id = ?`, e.Customer, e.Amount, e.OrderID); err != nil {
-				return nil, fmt.Errorf("project %s: %w", e.ID, err)
-			}
-		}
-		return nil, nil
-	})
+	}
+	return nil
 }
 
 func (s *service) getView(w http.ResponseWriter, r *http.Request) {

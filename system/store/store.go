@@ -1,5 +1,8 @@
-// Package store opens the embedded SQLite databases the systems keep their
-// state in and holds the stock table both architectures reserve from.
+// Package store opens the databases the systems keep their state in (an
+// embedded SQLite file per process, or a shared PostgreSQL server) and holds
+// the stock table every architecture reserves from. The SQL here, and in
+// the systems that run on both, is the dialect the two share: $n
+// placeholders, ON CONFLICT DO NOTHING, BIGINT for nanosecond times.
 package store
 
 import (
@@ -7,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/edatestbed/testbed/system/domain"
 	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, so the binary stays static
@@ -30,6 +34,19 @@ func Open(ctx context.Context, path string, schema ...string) (*sql.DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("apply schema to %s: %w", path, err)
 		}
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens an existing database for reading only: what checkers
+// and tools do with a finished run's files, which must not change them.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -64,7 +81,7 @@ const StockSchema = `CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY, ava
 func SeedStock(ctx context.Context, db *sql.DB, c *domain.Catalog) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		for _, p := range c.Products() {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO stock (sku, available) VALUES (?, ?)`, p.SKU, p.Stock); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO stock (sku, available) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.SKU, p.Stock); err != nil {
 				return fmt.Errorf("seed stock %s: %w", p.SKU, err)
 			}
 		}
@@ -73,22 +90,35 @@ func SeedStock(ctx context.Context, db *sql.DB, c *domain.Catalog) error {
 }
 
 // Stock is the stock table seen through a transaction; it implements
-// domain.Stock.
+// domain.Stock. Its SQL runs on SQLite and PostgreSQL alike.
 type Stock struct{ Tx *sql.Tx }
 
 // Available returns the units of sku on hand.
 func (s Stock) Available(ctx context.Context, sku string) (int, error) {
 	var n int
-	if err := s.Tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = ?`, sku).Scan(&n); err != nil {
+	if err := s.Tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = $1`, sku).Scan(&n); err != nil {
 		return 0, fmt.Errorf("stock of %s: %w", sku, err)
 	}
 	return n, nil
 }
 
-// Adjust adds delta (negative to take) to the units of sku on hand.
+// Adjust adds delta (negative to take) to the units of sku on hand. The
+// update only applies while enough is left: on a database several writers
+// share, the units Available saw may be gone by now, and the error then
+// wraps domain.ErrOutOfStock so the caller's transaction rolls back as a
+// plain shortage.
 func (s Stock) Adjust(ctx context.Context, sku string, delta int) error {
-	if _, err := s.Tx.ExecContext(ctx, `UPDATE stock SET available = available + ? WHERE sku = ?`, delta, sku); err != nil {
+	res, err := s.Tx.ExecContext(ctx, `UPDATE stock SET available = available + $1 WHERE sku = $2 AND available + $1 >= 0`, delta, sku)
+	if err != nil {
 		return fmt.Errorf("adjust stock of %s: %w", sku, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("adjust stock of %s: %w", sku, err)
+	} else if n == 0 {
+		if delta < 0 {
+			return fmt.Errorf("%w: %s has fewer than %d left", domain.ErrOutOfStock, sku, -delta)
+		}
+		return fmt.Errorf("adjust stock of %s: no such SKU", sku)
 	}
 	return nil
 }
