@@ -18,7 +18,9 @@ after upgrading the testbed, or to restore a file you deleted. The output
 is byte for byte what the run wrote, so a diff shows what a new version
 changes.
 
-A run-dir is a directory under reports/ that holds a summary.json.
+A run-dir is a directory under reports/ that holds a summary.json. A
+suite report's directory (with a suite.json, from 'testbed suite') is
+regenerated the same way: report.md, index.html, its CSVs and charts.
 `)
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -29,7 +31,11 @@ A run-dir is a directory under reports/ that holds a summary.json.
 	}
 	failed := 0
 	for _, dir := range fs.Args() {
-		if err := report.Regenerate(dir); err != nil {
+		regenerate := report.Regenerate
+		if report.IsSuite(dir) {
+			regenerate = report.RegenerateSuite
+		}
+		if err := regenerate(dir); err != nil {
 			fmt.Fprintf(e.stderr, "report %s: %v\n", dir, err)
 			failed++
 			continue

@@ -43,7 +43,7 @@ func table1CSV(s *Summary) ([]byte, error) {
 	}
 	head = append(head, "paper_traditional_system", "paper_event_driven_system")
 	records := [][]string{head}
-	for _, m := range table1(SeedPaper().Table1) {
+	for _, m := range table1Of(SeedPaper().Table1, s.Architectures) {
 		row := []string{m.key}
 		for _, a := range s.Architectures {
 			v, ok := m.value(a)

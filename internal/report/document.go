@@ -17,6 +17,9 @@ const timelineRows = 30
 // document is a report laid out as blocks, so that report.md and
 // index.html are rendered from one text and cannot say different things.
 type document struct {
+	// kicker is the line above the title of index.html; "" means "run
+	// report".
+	kicker string
 	blocks []block
 }
 
@@ -35,6 +38,8 @@ const (
 	// shows tables and links to the charts instead.
 	glanceBlock
 	chartBlock
+	// linksBlock is a list of links, to files or other bundles.
+	linksBlock
 )
 
 // block is one element of a document. Text of paragraphs and list items
@@ -47,6 +52,14 @@ type block struct {
 	items []string // listBlock, orderedBlock
 	table table    // tableBlock
 	chart string   // chartBlock: the chart's name
+	links []link   // linksBlock
+}
+
+// link is one entry of a linksBlock: href is relative to the bundle,
+// with /.
+type link struct {
+	href string
+	text string
 }
 
 // table is a table of a document. The last paper columns hold the seed
@@ -176,6 +189,33 @@ func table1(p PaperTable1) []metric {
 	}
 }
 
+// capacityMetric is the Table 1 row of the capacity found by `testbed
+// capacity`, the figure that means what the paper's throughput means.
+func capacityMetric(p PaperTable1) metric {
+	return metric{"capacity_per_sec", "Capacity, SLO met (orders/s)", &p.ThroughputRPS,
+		func(a Arch) (float64, bool) { return a.Capacity, a.Capacity > 0 }, rate}
+}
+
+// table1Of lists the rows of the Table 1 analogue of archs: the capacity
+// row only when a capacity is known, since most runs have none and a row
+// of dashes would suggest it failed.
+func table1Of(p PaperTable1, archs []Arch) []metric {
+	rows := table1(p)
+	if hasCapacity(archs) {
+		rows = append(rows, capacityMetric(p))
+	}
+	return rows
+}
+
+func hasCapacity(archs []Arch) bool {
+	for _, a := range archs {
+		if a.Capacity > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *builder) performance() {
 	s, p := r.s, r.paper.Table1
 	r.heading(2, "Performance (analogue of the paper's Table 1)")
@@ -187,7 +227,7 @@ func (r *builder) performance() {
 	t.head = append(t.head,
 		"Paper: "+TraditionalSystem+" (Table 1, not measured here)",
 		"Paper: "+EventDrivenSystem+" (Table 1, not measured here)")
-	for _, m := range table1(p) {
+	for _, m := range table1Of(p, s.Architectures) {
 		cells := []string{m.label}
 		for _, a := range s.Architectures {
 			v, ok := m.value(a)
@@ -204,10 +244,14 @@ func (r *builder) performance() {
 
 	r.para("Paper columns are copied from seed %s (%s); they are not results of this run. They stand in the accept rows only: the paper's request latency, uptime and throughput are figures about answering requests, and it publishes nothing about end-to-end completion. %s",
 		p.Source, r.paper.Title, r.mappingLine())
+	capacity := ""
+	if hasCapacity(s.Architectures) {
+		capacity = " The capacity row is the nearest analogue of the paper's figure: the highest offered rate at which the architecture met this SLO (accepted and completed within the deadline) over a whole step of a `testbed capacity` rate search, measured apart from this run."
+	}
 	r.para("How this differs from the paper: the paper gives one request latency per system without naming the statistic, the load or where timing starts; here latency is a percentile measured from each request's intended send time. "+
 		"The paper does not define uptime or the period it covers; here availability is 100 − downtime %% over this run's %s measured period, fault included. "+
-		"The paper's throughput is a capacity (the most each system processed); here throughput is the part of the offered %s req/s that was served, so it cannot exceed the offered rate.",
-		secs(s.Load.Duration), num(s.Load.Rate))
+		"The paper's throughput is a capacity (the most each system processed); here throughput is the part of the offered %s req/s that was served, so it cannot exceed the offered rate.%s",
+		secs(s.Load.Duration), num(s.Load.Rate), capacity)
 	r.chart(percentileChart)
 	r.chart(latencyChart)
 }
@@ -619,7 +663,7 @@ func (r *builder) limits() {
 // ms formats a latency in milliseconds: two decimals below 100 ms, one
 // above, where more would be noise.
 func ms(v float64) string {
-	if v < 100 {
+	if math.Abs(v) < 100 {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)

@@ -33,7 +33,10 @@ func (d document) html(s *Summary, charts []drawnChart) ([]byte, error) {
 	for _, c := range charts {
 		byName[c.name] = c
 	}
-	var v htmlPage
+	v := htmlPage{Kicker: d.kicker}
+	if v.Kicker == "" {
+		v.Kicker = "run report"
+	}
 	for _, bl := range d.blocks {
 		hb := htmlBlock{Kind: kindName(bl.kind)}
 		switch bl.kind {
@@ -58,6 +61,10 @@ func (d document) html(s *Summary, charts []drawnChart) ([]byte, error) {
 			hb.Text = bl.text
 		case filesBlock:
 			hb.Links = bundleLinks(s)
+		case linksBlock:
+			for _, l := range bl.links {
+				hb.Links = append(hb.Links, htmlLink{Href: l.href, Text: l.text})
+			}
 		case glanceBlock:
 			hb.Cards = glance(s)
 		case chartBlock:
@@ -83,6 +90,7 @@ func (d document) html(s *Summary, charts []drawnChart) ([]byte, error) {
 
 // htmlPage is what the template sees.
 type htmlPage struct {
+	Kicker   string
 	Title    string
 	Contents []htmlLink
 	Blocks   []htmlBlock
@@ -124,6 +132,8 @@ func kindName(k blockKind) string {
 		return "glance"
 	case chartBlock:
 		return "chart"
+	case linksBlock:
+		return "links"
 	}
 	return ""
 }

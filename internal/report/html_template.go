@@ -46,7 +46,7 @@ figcaption { margin-top: .4rem; color: var(--muted); font-size: .9rem; }
 </head>
 <body>
 <main>
-<p class="kicker">EDA testbed · run report</p>
+<p class="kicker">EDA testbed · {{.Kicker}}</p>
 <h1>{{.Title}}</h1>
 {{with .Contents}}<nav aria-label="Contents"><ul>
 {{range .}}<li><a href="{{.Href}}">{{.Text}}</a></li>
@@ -76,6 +76,10 @@ figcaption { margin-top: .4rem; color: var(--muted); font-size: .9rem; }
 <pre>{{.Text}}</pre>
 {{- else if eq .Kind "files"}}
 <p class="files">Files of this bundle: {{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}">{{$l.Text}}</a>{{end}}</p>
+{{- else if eq .Kind "links"}}
+<ul class="links">
+{{range .Links}}<li><a href="{{.Href}}">{{.Text}}</a></li>
+{{end}}</ul>
 {{- else if eq .Kind "glance"}}
 <section class="glance" aria-label="At a glance">
 {{range .Cards}}<div class="card">

@@ -51,6 +51,10 @@ func (d document) markdown() []byte {
 			fmt.Fprintf(&b, "```\n%s```\n", bl.text)
 		case filesBlock:
 			b.WriteString(filesLine())
+		case linksBlock:
+			for _, l := range bl.links {
+				fmt.Fprintf(&b, "- [%s](%s)\n", l.text, l.href)
+			}
 		}
 	}
 	return b.Bytes()

@@ -97,6 +97,10 @@ type Arch struct {
 	// Throughput in orders per second over the measured period.
 	AcceptedPerSec  float64 `json:"accepted_per_sec"`
 	CompletedPerSec float64 `json:"completed_per_sec"`
+	// Capacity is the highest offered rate, in orders per second, at which
+	// the architecture met the SLO in a `testbed capacity` search, measured
+	// apart from this run; 0 when none is known.
+	Capacity float64 `json:"capacity_per_sec,omitempty"`
 
 	Windows               int     `json:"windows"`                 // 1 s windows in the measured period
 	AcceptDownWindows     int     `json:"accept_down_windows"`     // accepted/offered < slo.success_ratio

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
@@ -29,10 +30,24 @@ type BarSet struct {
 	Tone Tone
 	// Hollow draws the bars as dashed outlines, for figures that are
 	// quoted rather than measured, so they cannot be mistaken for data.
+	// The outline is grey, or in Tone when Toned is set, so that quoted
+	// figures of several systems stay apart.
 	Hollow bool
+	Toned  bool
 	// Values holds one value per group; NaN leaves the group without
 	// this bar (its place stays empty, so bars keep their positions).
 	Values []float64
+	// Err holds, per group, the half-width of an error bar drawn from
+	// value-err to value+err; nil, NaN or 0 draws none.
+	Err []float64
+}
+
+// err is the error bar half-width of group i, 0 for none.
+func (s BarSet) err(i int) float64 {
+	if i >= len(s.Err) || math.IsNaN(s.Err[i]) || math.IsInf(s.Err[i], 0) || s.Err[i] < 0 {
+		return 0
+	}
+	return s.Err[i]
 }
 
 const barsHeight = 220
@@ -43,7 +58,7 @@ func (b Bars) SVG() ([]byte, error) {
 	for _, s := range b.Sets {
 		for i, v := range s.Values {
 			if i < len(b.Groups) && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				top, found = math.Max(top, v), true
+				top, found = math.Max(top, v+s.err(i)), true
 			}
 		}
 	}
@@ -82,9 +97,14 @@ func (b Bars) SVG() ([]byte, error) {
 			if s.Hollow {
 				bar.Color = color.Gray{Y: 0xF4}
 				bar.LineStyle = draw.LineStyle{Color: color.Gray{Y: 0x40}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
+				if s.Toned {
+					bar.LineStyle.Color, bar.LineStyle.Width = s.Tone.color(), vg.Points(1.5)
+				}
 			}
+			e := s.err(i)
 			label, err := plotter.NewLabels(plotter.XYLabels{
-				XYs:    plotter.XYs{{X: float64(i), Y: v}},
+				// The label sits above the error bar, not inside it.
+				XYs:    plotter.XYs{{X: float64(i), Y: v + e}},
 				Labels: []string{strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + b.Unit},
 			})
 			if err != nil {
@@ -93,6 +113,9 @@ func (b Bars) SVG() ([]byte, error) {
 			label.TextStyle = []text.Style{labelStyle}
 			label.Offset = vg.Point{X: offset, Y: vg.Points(2)}
 			p.Add(bar, label)
+			if e > 0 {
+				p.Add(errorBar{x: float64(i), offset: offset, lo: math.Max(v-e, 0), hi: v + e, cap: barW / 4})
+			}
 			leg.add(s.Name, bar)
 		}
 	}
@@ -106,4 +129,23 @@ func (b Bars) SVG() ([]byte, error) {
 		area := draw.Crop(dc, margin, -margin, margin, -head.height)
 		p.Draw(area)
 	})
+}
+
+// errorBar is a vertical line from lo to hi with a cap at each end, at
+// the position of one bar.
+type errorBar struct {
+	x      float64
+	offset vg.Length
+	lo, hi float64
+	cap    vg.Length
+}
+
+func (e errorBar) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	x := trX(e.x) + e.offset
+	lo, hi := trY(e.lo), trY(e.hi)
+	sty := draw.LineStyle{Color: color.Black, Width: vg.Points(1)}
+	c.StrokeLine2(sty, x, lo, x, hi)
+	c.StrokeLine2(sty, x-e.cap, lo, x+e.cap, lo)
+	c.StrokeLine2(sty, x-e.cap, hi, x+e.cap, hi)
 }

@@ -68,10 +68,13 @@ const (
 	Blue Tone = iota
 	Vermillion
 	Green
+	Orange
 )
 
 func (t Tone) color() color.Color {
 	switch t {
+	case Orange:
+		return color.RGBA{R: 0xE6, G: 0x9F, B: 0x00, A: 0xFF}
 	case Vermillion:
 		return color.RGBA{R: 0xD5, G: 0x5E, B: 0x00, A: 0xFF}
 	case Green:
