@@ -44,9 +44,13 @@ func (s *service) orderAPI() {
 	s.on(StockRejected, s.cancelOrder)
 	s.on(StockReleased, s.cancelOrder)
 	s.on(OrderShipped, func(ctx context.Context, e Event, commit commitFunc) error {
-		return commit(func(tx *sql.Tx) ([]Event, error) {
+		err := commit(func(tx *sql.Tx) ([]Event, error) {
 			return nil, setOrderState(ctx, tx, e.OrderID, domain.Shipped, "")
 		})
+		if err == nil {
+			s.metrics.terminal.WithLabelValues(string(domain.Shipped), "").Inc()
+		}
+		return err
 	})
 }
 
@@ -81,7 +85,7 @@ func (s *service) cancelOrder(ctx context.Context, e Event, commit commitFunc) e
 	if reason == "" {
 		reason = domain.ReasonOutOfStock
 	}
-	return commit(func(tx *sql.Tx) ([]Event, error) {
+	err := commit(func(tx *sql.Tx) ([]Event, error) {
 		if err := setOrderState(ctx, tx, e.OrderID, domain.Cancelled, reason); err != nil {
 			return nil, err
 		}
@@ -89,6 +93,10 @@ func (s *service) cancelOrder(ctx context.Context, e Event, commit commitFunc) e
 		c.Reason = reason
 		return []Event{c}, nil
 	})
+	if err == nil {
+		s.metrics.terminal.WithLabelValues(string(domain.Cancelled), reason).Inc()
+	}
+	return err
 }
 
 func setOrderState(ctx context.Context, tx *sql.Tx, id string, state domain.State, reason string) error {

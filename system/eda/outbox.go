@@ -140,6 +140,9 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 		r.metrics.outbox.Set(0)
 		return 0, nil
 	}
+	// The backlog is measured whatever happens, so that it shows growth
+	// while the broker is unreachable, when it matters most.
+	defer r.measureBacklog(ctx)
 	if err := r.producer.SendMessages(msgs); err != nil {
 		for _, sp := range spans {
 			sp.RecordError(err)
@@ -152,11 +155,14 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, last); err != nil {
 		return 0, fmt.Errorf("trim outbox: %w", err)
 	}
+	return len(msgs), nil
+}
+
+func (r *relay) measureBacklog(ctx context.Context) {
 	var left int
 	if err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&left); err == nil {
 		r.metrics.outbox.Set(float64(left))
 	}
-	return len(msgs), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

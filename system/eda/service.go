@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,8 @@ type metrics struct {
 	dlq        *prometheus.CounterVec
 	processing prometheus.Histogram
 	outbox     prometheus.Gauge
+	lag        *prometheus.GaugeVec
+	terminal   *prometheus.CounterVec // order-api only: the saga's outcomes
 }
 
 func newMetrics() *metrics {
@@ -103,11 +106,13 @@ func newMetrics() *metrics {
 		dlq:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_dead_lettered_total", Help: "Messages sent to a dead-letter topic, by source topic and reason."}, []string{"topic", "reason"}),
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "event_processing_seconds", Help: "Time to handle one event, retries included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		outbox:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "outbox_backlog", Help: "Events committed but not yet acknowledged by the broker."}),
+		lag:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "consumer_lag", Help: "Messages in a partition after the one being handled (high watermark - offset - 1)."}, []string{"topic", "partition"}),
+		terminal:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orders_terminal_total", Help: "Orders that reached a terminal state, by state and reason."}, []string{"state", "reason"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.consumed, m.produced, m.retries, m.poison, m.dlq, m.processing, m.outbox}
+	return []prometheus.Collector{m.consumed, m.produced, m.retries, m.poison, m.dlq, m.processing, m.outbox, m.lag, m.terminal}
 }
 
 // Metrics returns fresh copies of the collectors every EDA service
@@ -257,6 +262,7 @@ func (g groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim saram
 			if !ok {
 				return nil
 			}
+			g.s.metrics.lag.WithLabelValues(msg.Topic, strconv.Itoa(int(msg.Partition))).Set(float64(max(0, claim.HighWaterMarkOffset()-msg.Offset-1)))
 			if g.s.process(ctx, msg) {
 				sess.MarkMessage(msg, "")
 			}
