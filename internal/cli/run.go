@@ -60,6 +60,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
 	rt := fs.String("runtime", "local", "runtime to run on; allowed: local")
 	obs := fs.String("observability", "auto", "auto: start Jaeger (bin/jaeger, from make tools) and Prometheus when installed; off: never")
+	es := fs.String("elasticsearch", "", "ship every component's JSON logs to this Elasticsearch `URL` after the run (index testbed-logs-<run-id>)")
 	hold := fs.Bool("hold", false, "after the drain, keep everything running for Jaeger and Prometheus until Ctrl-C, then write the report")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -99,7 +100,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	res, err := run.Run(ctx, run.Options{
 		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
 		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
-		Observability: *obs, Hold: *hold,
+		Observability: *obs, Hold: *hold, Elasticsearch: *es,
 	})
 	if res != nil {
 		printBrief(e, res)

@@ -54,6 +54,9 @@ type Options struct {
 	// BeforeTeardown, when set, is called after the drain with what is
 	// running; tests query Jaeger and Prometheus there.
 	BeforeTeardown func(Observed)
+	// Elasticsearch, when set, is the URL the run's logs are shipped to
+	// after the run.
+	Elasticsearch string
 }
 
 // Observed is what a run has running at its end.
@@ -302,6 +305,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		runErrs = append(runErrs, timelineErr)
 	}
 
+	if opt.Elasticsearch != "" {
+		if err := shipLogs(ctx, opt.Elasticsearch, dir, id, sc.Name, archs, progress); err != nil {
+			fmt.Fprintf(progress, "warning: %v\n", err)
+		}
+	}
 	s := summarize(sc, id, started, archs, tl, opt)
 	// The checkers read the systems' databases, closed by the teardown.
 	checks, err := check.Run(context.WithoutCancel(ctx), dir, sc)
