@@ -85,6 +85,7 @@ func build(s *Summary) document {
 	r.outcomes()
 	r.checks()
 	r.faults()
+	r.traced()
 	r.timeline()
 	r.provenance()
 	r.limits()

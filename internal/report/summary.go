@@ -41,6 +41,9 @@ type Summary struct {
 	// end state; empty when none ran.
 	Checks []Check  `json:"checks,omitempty"`
 	Limits []string `json:"limits,omitempty"`
+	// Observability is where the run's Jaeger and Prometheus listened;
+	// their links in the report work while the run is held (--hold).
+	Observability *Observability `json:"observability,omitempty"`
 }
 
 // Provenance says where and with what the run was made.
@@ -118,10 +121,24 @@ type Arch struct {
 	// testbed saw them.
 	Backlog []BacklogPoint `json:"backlog,omitempty"`
 
+	// Traced are the slowest and some failed orders of the run, with their
+	// trace ids and log lines, to start an investigation from.
+	Traced []TracedOrder `json:"traced,omitempty"`
+
 	// Percentile distributions of the latencies (HdrHistogram's percentile
 	// iteration), for the percentile plot.
 	AcceptPercentiles     []Percentile `json:"accept_percentiles,omitempty"`
 	CompletionPercentiles []Percentile `json:"completion_percentiles,omitempty"`
+}
+
+// TracedOrder is one order worth looking at: why, how long it took, its
+// trace (one per order, across every component) and its log lines.
+type TracedOrder struct {
+	ID      string   `json:"id"`
+	Why     string   `json:"why"` // "slowest", "failed: timeout", ...
+	Ms      float64  `json:"ms"`  // completion (or failure) latency
+	TraceID string   `json:"trace_id,omitempty"`
+	Logs    []string `json:"logs,omitempty"` // "component level msg", in time order
 }
 
 // BacklogPoint is the backlog at T seconds after the start of the measured
@@ -205,4 +222,10 @@ type Check struct {
 	Violations int64    `json:"violations"`         // how many of them broke the rule
 	Examples   []string `json:"examples,omitempty"` // a few order ids or SKUs that broke it
 	Detail     string   `json:"detail"`             // the rule, and what was found, in one sentence
+}
+
+// Observability records the URLs of the stack a run started.
+type Observability struct {
+	JaegerUI   string `json:"jaeger_ui,omitempty"`
+	Prometheus string `json:"prometheus,omitempty"`
 }

@@ -311,6 +311,16 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	s := summarize(sc, id, started, archs, tl, opt)
+	for _, a := range archs {
+		for i := range s.Architectures {
+			if s.Architectures[i].Name == a.plan.arch {
+				s.Architectures[i].Traced = a.traced(dir)
+			}
+		}
+	}
+	if st.JaegerUI != "" || st.PrometheusURL != "" {
+		s.Observability = &report.Observability{JaegerUI: st.JaegerUI, Prometheus: st.PrometheusURL}
+	}
 	// The checkers read the systems' databases, closed by the teardown.
 	checks, err := check.Run(context.WithoutCancel(ctx), dir, sc)
 	if err != nil {
