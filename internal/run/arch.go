@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -45,6 +46,18 @@ type plan struct {
 	synchronous bool
 	// pspAddr is the provider's own address, for reading its ledger.
 	pspAddr string
+
+	// brokerLike are the link ends, besides broker nodes, that a fault's
+	// "broker" peer reaches: what carries the traffic between the parts of
+	// an architecture without a broker (the shared database of
+	// monolith-ha, the other services of sync-services).
+	brokerLike []string
+	// note is a caveat on every fault this architecture is hit by, for
+	// the fault mapping.
+	note string
+	// snapshot, when set, saves into the architecture's bundle directory
+	// what the checkers need from a database that does not outlive the run.
+	snapshot func(ctx context.Context, dir string) error
 }
 
 // brokerNodes and partitions shape the embedded cluster: three nodes as in
@@ -70,6 +83,8 @@ type planner struct {
 	sc   *scenarios.Scenario
 	// otlp is where components send spans (host:port); empty: not exported.
 	otlp string
+	// breaks are guarantees EDA components give up, for checker tests.
+	breaks map[string]string
 }
 
 func (p planner) telemetry(arch string) telemetry.Config {
@@ -241,6 +256,7 @@ func (p planner) eda() (pl plan, err error) {
 			return eda.Config{
 				Component: name, Listen: listen, DataDir: data, Brokers: brokers, BrokerRoutes: routes,
 				Catalog: p.catalog(), PSPURL: pspURL, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
+				Break: p.breaks[name],
 			}
 		})
 		if err != nil {

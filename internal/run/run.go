@@ -57,6 +57,9 @@ type Options struct {
 	// Elasticsearch, when set, is the URL the run's logs are shipped to
 	// after the run.
 	Elasticsearch string
+	// Break maps EDA components to a guarantee they give up (eda.Break*):
+	// only for tests that prove the checkers notice. Never set by users.
+	Break map[string]string
 }
 
 // Observed is what a run has running at its end.
@@ -156,7 +159,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
-	archs, err := start(ctx, rt, sc, dir, st.OTLP, progress)
+	archs, err := startBroken(ctx, rt, sc, dir, st.OTLP, opt.Break, progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.links.Close()
@@ -357,9 +360,15 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 // spans to otlp when it is set. On error it returns the architectures laid
 // out so far, for teardown.
 func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, progress io.Writer) ([]*archRun, error) {
+	return startBroken(ctx, rt, sc, dir, otlp, nil, progress)
+}
+
+// startBroken is start with guarantees broken on purpose (component ->
+// eda.Break*), for the tests that prove the checkers can fail.
+func startBroken(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, breaks map[string]string, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
 	for i, name := range sc.Architectures {
-		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc, otlp: otlp}
+		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc, otlp: otlp, breaks: breaks}
 		var pl plan
 		var err error
 		switch name {
@@ -367,6 +376,10 @@ func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, 
 			pl, err = p.eda()
 		case scenarios.ArchitectureMonolith:
 			pl, err = p.monolith()
+		case scenarios.ArchitectureMonolithHA:
+			pl, err = p.monolithHA()
+		case scenarios.ArchitectureSyncServices:
+			pl, err = p.syncServices()
 		default:
 			err = fmt.Errorf("architecture %q is not implemented; allowed: %v", name, scenarios.ArchitectureNames())
 		}

@@ -36,7 +36,13 @@ func (s *service) inventory() {
 			if err != nil {
 				return nil, fmt.Errorf("encode items: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, items) VALUES (?, ?)`, e.OrderID, items); err != nil {
+			insert := `INSERT INTO reservations (order_id, items) VALUES (?, ?)`
+			if s.cfg.Break == BreakSkipDedup {
+				// Without dedup the key would stop a second reservation;
+				// the broken system overwrites instead, as a naive one would.
+				insert = `INSERT OR REPLACE INTO reservations (order_id, items) VALUES (?, ?)`
+			}
+			if _, err := tx.ExecContext(ctx, insert, e.OrderID, items); err != nil {
 				return nil, fmt.Errorf("record reservation of %s: %w", e.OrderID, err)
 			}
 			out := NewEvent(StockReserved, e.OrderID)

@@ -64,6 +64,9 @@ func (s *service) place(ctx context.Context, req domain.PlaceOrder) (domain.Stat
 	}
 	amount := req.Amount(s.catalog)
 	state := domain.Pending
+	if s.unsafe != nil {
+		return s.placeUnsafe(ctx, req, items, amount)
+	}
 	err = s.emit(ctx, func(tx *sql.Tx) ([]Event, error) {
 		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO orders (id, customer, items, amount, state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			req.ID, req.Customer, items, amount, domain.Pending, time.Now().UnixNano())
@@ -78,6 +81,20 @@ func (s *service) place(ctx context.Context, req domain.PlaceOrder) (domain.Stat
 		return []Event{e}, nil
 	})
 	return state, err
+}
+
+// placeUnsafe is place without the outbox (BreakNoOutbox): the order is
+// written, then its event handed to a batching producer after commit, and
+// the client told it was taken before the event left the process.
+func (s *service) placeUnsafe(ctx context.Context, req domain.PlaceOrder, items []byte, amount int64) (domain.State, error) {
+	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO orders (id, customer, items, amount, state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		req.ID, req.Customer, items, amount, domain.Pending, time.Now().UnixNano())
+	if err != nil {
+		return "", fmt.Errorf("insert order: %w", err)
+	}
+	e := NewEvent(OrderPlaced, req.ID)
+	e.Customer, e.Items, e.Amount = req.Customer, req.Items, amount
+	return domain.Pending, s.unsafe.send(ctx, e)
 }
 
 func (s *service) cancelOrder(ctx context.Context, e Event, commit commitFunc) error {

@@ -53,6 +53,9 @@ type Config struct {
 	PSPURL       string               `json:"psp_url,omitempty"`
 	PSPTimeout   time.Duration        `json:"psp_timeout,omitempty"`
 	Telemetry    telemetry.Config     `json:"telemetry"`
+	// Break disables one guarantee on purpose, for the tests that prove
+	// the checkers notice (see Breaks); empty in every real run.
+	Break string `json:"break,omitempty"`
 }
 
 // handler reacts to one event. Work outside the database (calling the PSP)
@@ -83,6 +86,8 @@ type service struct {
 	joined   atomic.Bool
 	// background work of the component, run until it stops.
 	background []func(context.Context)
+	// unsafe is order-api's placement producer under BreakNoOutbox.
+	unsafe *fireAndForget
 }
 
 type metrics struct {
@@ -138,6 +143,9 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	if !ok {
 		return fmt.Errorf("unknown eda component %q; allowed: %v", cfg.Component, Components())
 	}
+	if cfg.Break != "" && !slices.Contains(Breaks(), cfg.Break) {
+		return fmt.Errorf("unknown break %q; allowed: %v", cfg.Break, Breaks())
+	}
 	cat, err := domain.NewCatalog(cfg.Catalog)
 	if err != nil {
 		return fmt.Errorf("build catalogue: %w", err)
@@ -176,6 +184,12 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	s.producer = p
 	if cfg.Component != OrderView {
 		s.relay = newRelay(tel, db, p, s.metrics)
+	}
+	if cfg.Break == BreakNoOutbox && cfg.Component == OrderAPI {
+		if s.unsafe, err = newFireAndForget(cfg.Brokers, SaramaConfig(cfg.Component+"-unsafe", cfg.BrokerRoutes)); err != nil {
+			return err
+		}
+		defer s.unsafe.p.Close()
 	}
 
 	switch cfg.Component {
@@ -255,6 +269,9 @@ func (g groupHandler) Setup(sarama.ConsumerGroupSession) error {
 func (g groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (g groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	if g.s.cfg.Break == BreakCommitFirst {
+		return g.queueFirst(sess, claim)
+	}
 	ctx := sess.Context()
 	for {
 		select {
@@ -263,7 +280,7 @@ func (g groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim saram
 				return nil
 			}
 			g.s.metrics.lag.WithLabelValues(msg.Topic, strconv.Itoa(int(msg.Partition))).Set(float64(max(0, claim.HighWaterMarkOffset()-msg.Offset-1)))
-			if g.s.process(ctx, msg) {
+			if g.s.process(ctx, msg, true) {
 				sess.MarkMessage(msg, "")
 			}
 		case <-ctx.Done():
@@ -288,8 +305,9 @@ func transient(err error) error { return transientError{err} }
 // backoff and jitter. A message that cannot be decoded, or keeps failing
 // for a reason that is not transient, goes to the dead-letter topic and
 // consumption goes on. It reports whether the message may be marked
-// consumed: false only when the session ends first.
-func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool {
+// consumed: false only when the session ends first. Without retry a
+// failure drops the message: what at-most-once delivery does.
+func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage, retry bool) bool {
 	e, err := decodeEvent(msg.Value)
 	if err != nil {
 		s.metrics.poison.Inc()
@@ -319,6 +337,10 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool
 		if ctx.Err() != nil {
 			return false
 		}
+		if !retry {
+			s.log.ErrorContext(ctx, "handler failed, message dropped (at-most-once)", "order", e.OrderID, "event", e.ID, "err", err)
+			return true
+		}
 		if !errors.As(err, new(transientError)) {
 			if counted++; counted >= maxAttempts {
 				s.log.ErrorContext(ctx, "event keeps failing, dead-lettering", "order", e.OrderID, "event", e.ID, "attempts", attempt, "err", err)
@@ -334,6 +356,9 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage) bool
 }
 
 func (s *service) handle(ctx context.Context, h handler, e Event) error {
+	if s.cfg.Break == BreakSkipDedup {
+		return h(ctx, e, func(apply func(tx *sql.Tx) ([]Event, error)) error { return s.emit(ctx, apply) })
+	}
 	var seen int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM processed WHERE id = ?`, e.ID).Scan(&seen); err != nil {
 		return fmt.Errorf("check processed %s: %w", e.ID, err)
