@@ -88,6 +88,8 @@ type service struct {
 	background []func(context.Context)
 	// unsafe is order-api's placement producer under BreakNoOutbox.
 	unsafe *fireAndForget
+	// writes commits every state change, grouped.
+	writes *groupCommit
 }
 
 type metrics struct {
@@ -162,6 +164,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 		metrics:  newMetrics(),
 		handlers: map[string]handler{},
 	}
+	s.writes = newGroupCommit(s)
 	reg.MustRegister(s.metrics.collectors()...)
 	s.mux = component.Mux(reg, map[string]component.Check{
 		"database": func(ctx context.Context) error { return db.PingContext(ctx) },
@@ -227,7 +230,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join consumer group eda-%s at %v: %w", s.name, s.cfg.Brokers, err)
 	}
-	work := append([]func(context.Context){func(ctx context.Context) { s.consume(ctx, group) }}, s.background...)
+	work := append([]func(context.Context){func(ctx context.Context) { s.consume(ctx, group) }, s.writes.run}, s.background...)
 	if s.relay != nil {
 		work = append(work, s.relay.run)
 	}
@@ -383,17 +386,5 @@ func (s *service) handle(ctx context.Context, h handler, e Event) error {
 // emit runs apply in a transaction, adds the events it returns to the
 // outbox in the same transaction, and wakes the relay after commit.
 func (s *service) emit(ctx context.Context, apply func(tx *sql.Tx) ([]Event, error)) error {
-	var emitted bool
-	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		events, err := apply(tx)
-		if err != nil {
-			return err
-		}
-		emitted = len(events) > 0
-		return s.addToOutbox(ctx, tx, events)
-	})
-	if err == nil && emitted {
-		s.relay.notify()
-	}
-	return err
+	return s.writes.do(ctx, apply)
 }

@@ -1,0 +1,115 @@
+package eda
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/edatestbed/testbed/system/store"
+)
+
+// maxGroup bounds how many writes share one transaction.
+const maxGroup = 256
+
+// groupCommit funnels every state change of a service through one writer
+// goroutine that commits whatever is waiting in one transaction, each write
+// in its own savepoint. SQLite has one writer anyway; grouping turns N
+// begin/commit pairs into one without letting one failed write undo the
+// others. Callers still get their own result, after their commit.
+type groupCommit struct {
+	s  *service
+	in chan *pendingWrite
+}
+
+type pendingWrite struct {
+	ctx   context.Context
+	apply func(tx *sql.Tx) ([]Event, error)
+	done  chan error
+}
+
+func newGroupCommit(s *service) *groupCommit {
+	return &groupCommit{s: s, in: make(chan *pendingWrite, maxGroup)}
+}
+
+// do runs apply and records its events in the outbox, in a transaction it
+// may share with other writes, and returns once that transaction ended.
+func (g *groupCommit) do(ctx context.Context, apply func(tx *sql.Tx) ([]Event, error)) error {
+	w := &pendingWrite{ctx: ctx, apply: apply, done: make(chan error, 1)}
+	select {
+	case g.in <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		// The write may still commit; the caller just stops waiting.
+		return ctx.Err()
+	}
+}
+
+// run commits groups until ctx ends.
+func (g *groupCommit) run(ctx context.Context) {
+	for {
+		var batch []*pendingWrite
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-g.in:
+			batch = append(batch, w)
+		}
+	fill:
+		for len(batch) < maxGroup {
+			select {
+			case w := <-g.in:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		g.commit(ctx, batch)
+	}
+}
+
+func (g *groupCommit) commit(ctx context.Context, batch []*pendingWrite) {
+	errs := make([]error, len(batch))
+	emitted := false
+	err := store.InTx(ctx, g.s.db, func(tx *sql.Tx) error {
+		for i, w := range batch {
+			if err := w.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			events, err := w.apply(tx)
+			if err == nil {
+				err = g.s.addToOutbox(w.ctx, tx, events)
+			}
+			if err != nil {
+				errs[i] = err
+				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO write`); rerr != nil {
+					return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+				}
+			} else {
+				emitted = emitted || len(events) > 0
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE write`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		return nil
+	})
+	for i, w := range batch {
+		if err != nil && errs[i] == nil {
+			errs[i] = err // the group did not commit: nobody's write stuck
+		}
+		w.done <- errs[i]
+	}
+	if err == nil && emitted && g.s.relay != nil {
+		g.s.relay.notify()
+	}
+}
