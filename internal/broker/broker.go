@@ -33,6 +33,10 @@ type Config struct {
 	DataDir    string   `json:"data_dir"`
 	Topics     []string `json:"topics"`
 	Partitions int32    `json:"partitions"`
+	// Advertise, when set, is the host clients are told to dial instead of
+	// Host: in a container the nodes listen on 0.0.0.0, which no client can
+	// dial, and are reached by the container's network alias.
+	Advertise string `json:"advertise,omitempty"`
 }
 
 // Run starts the cluster, creates the topics and serves health until ctx
@@ -48,7 +52,12 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 			if err != nil {
 				return nil, err
 			}
-			return net.Listen(network, net.JoinHostPort(cfg.Host, port))
+			ln, err := net.Listen(network, net.JoinHostPort(cfg.Host, port))
+			if err != nil || cfg.Advertise == "" {
+				return ln, err
+			}
+			// kfake advertises its listener's address in metadata.
+			return advertised{Listener: ln, addr: net.JoinHostPort(cfg.Advertise, port)}, nil
 		}),
 		kfake.DataDir(cfg.DataDir),
 		kfake.ClusterID("testbed"),
@@ -80,6 +89,27 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	mux.HandleFunc("POST /nodes/{id}/remove", n.remove)
 	mux.HandleFunc("POST /nodes/{id}/restore", n.restore)
 	return component.Serve(ctx, log, cfg.Listen, mux)
+}
+
+// advertised is a listener that names itself by the address clients dial.
+type advertised struct {
+	net.Listener
+	addr string
+}
+
+func (l advertised) Addr() net.Addr { return advertisedAddr(l.addr) }
+
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
+
+// advertiseHost is the host clients dial.
+func (c Config) advertiseHost() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	return c.Host
 }
 
 // createTopics makes every topic up front, replicated over all nodes, so
@@ -137,7 +167,7 @@ func (n *nodes) list(w http.ResponseWriter, _ *http.Request) {
 	for i, port := range n.cfg.Ports {
 		id := NodeID(i)
 		_, gone := n.removed[id]
-		out = append(out, Node{ID: id, Addr: net.JoinHostPort(n.cfg.Host, strconv.Itoa(port)), Leaders: leaders[id], Removed: gone})
+		out = append(out, Node{ID: id, Addr: net.JoinHostPort(n.cfg.advertiseHost(), strconv.Itoa(port)), Leaders: leaders[id], Removed: gone})
 	}
 	component.WriteJSON(w, http.StatusOK, out)
 }
