@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/edatestbed/testbed/internal/report"
@@ -72,8 +70,8 @@ puts the figures into the suite's and its runs' Table 1.
 		fmt.Fprintf(e.stderr, "capacity: find the testbed binary to start components from: %v\n", err)
 		return 1
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer cancel()
+	ctx, stopSignals := interruptible(e, "the search stops and what it found so far is written")
+	defer stopSignals()
 	c, path, err := measureCapacity(ctx, e, sc, bin, *reports, *step, *p99, *ready)
 	if c != nil {
 		printCapacity(e, c, path)

@@ -58,7 +58,7 @@ finished, marked INTERRUPTED.
 	every := fs.Duration("progress", 15*time.Second, "progress line `interval` of each run on stderr (0: none)")
 	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
 	obs := fs.String("observability", "off", "off: runs without Jaeger and Prometheus, which would share the CPUs; auto: start them when installed")
-	capacity := fs.String("capacity", "", "attach capacities to Table 1: a capacity.json from 'testbed capacity', or 'measure' to search first (baseline scenario)")
+	capacity := fs.String("capacity", "", "attach capacities to Table 1: a capacity.json from 'testbed capacity', or 'measure' to search first (first scenario of the suite, accept p99 bound 500ms)")
 	capStep := fs.Duration("capacity-step", 5*time.Second, "with --capacity measure: how long each rate is held")
 	pos, code, stop := parseInterspersed(fs, args)
 	if stop {
@@ -93,13 +93,8 @@ finished, marked INTERRUPTED.
 		return 1
 	}
 
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		cancel() // a second Ctrl-C kills the testbed, and the kernel its children
-		fmt.Fprintln(e.stderr, "\nstopping: the run under way writes what it measured, then the suite report is written (Ctrl-C again to exit at once)")
-	}()
+	ctx, stopSignals := interruptible(e, "the run under way writes what it measured, then the suite report is written")
+	defer stopSignals()
 
 	opt := suite.Options{
 		Suite: def, ScenarioDir: *dir, Repeats: *repeats, Duration: *duration, ReportsDir: *reports,
@@ -197,5 +192,27 @@ func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, exit int,
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+}
+
+// interruptible returns a context that the first Ctrl-C (or SIGTERM)
+// cancels, saying what happens next; a second one kills the testbed, and
+// the kernel its children. The func releases the signals.
+func interruptible(e env, next string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		signal.Stop(sigs)
+		fmt.Fprintf(e.stderr, "\nstopping: %s (Ctrl-C again to exit at once)\n", next)
+		cancel()
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel()
 	}
 }

@@ -90,8 +90,8 @@ type CapacityFigure struct {
 type SuiteRun struct {
 	Scenario string `json:"scenario"`
 	// Repeat counts from 1.
-	Repeat int   `json:"repeat"`
-	Seed   int64 `json:"seed"`
+	Repeat int    `json:"repeat"`
+	Seed   int64  `json:"seed"`
 	RunID  string `json:"run_id,omitempty"`
 	// Bundle is the run's directory relative to the suite report, with /.
 	Bundle      string `json:"bundle,omitempty"`
@@ -155,9 +155,10 @@ func SummarizeSuite(s *Suite, summaries map[string]*Summary) {
 	type group struct {
 		sc    *SuiteScenario
 		archs []string
-		runs  map[string][]string // arch -> run ids
-		vals  map[string]map[string][]float64
-		ids   map[string]map[string][]string
+		// vals and ids hold, per architecture and figure, the values and
+		// the runs they came from.
+		vals map[string]map[string][]float64
+		ids  map[string]map[string][]string
 	}
 	var order []string
 	groups := map[string]*group{}

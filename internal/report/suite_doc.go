@@ -418,10 +418,9 @@ func archTone(arch string) chart.Tone {
 
 func figure7(s *Suite, key, kind string) (title, caption string, svg []byte, err error) {
 	paper := SeedPaper().Table2
-	title = fmt.Sprintf("%s downtime per scenario, mean of %d %s — suite %s",
-		strings.ToUpper(kind[:1])+kind[1:], s.Repeats, plural(s.Repeats, "run", "runs"), s.Name)
-	caption = fmt.Sprintf("Analogue of the paper's Figure 7: %s downtime (share of 1 s windows below the SLO) per scenario. Filled bars: measured, the mean over the counted runs, with the 95%% confidence interval as error bars (none where n = 1). Dashed outlines in the same colour: the paper's Table 2 figure for the system the architecture stands for, quoted, not measured; the paper does not define downtime, so read them as reference points.", kind)
-	b := chart.Bars{Title: title, YLabel: kind + " downtime (% of windows)", Unit: "%"}
+	title = fmt.Sprintf("%s downtime per scenario, mean ± 95%% CI over its runs — suite %s", strings.ToUpper(kind[:1])+kind[1:], s.Name)
+	caption = fmt.Sprintf("Analogue of the paper's Figure 7: %s downtime (share of 1 s windows below the SLO) per scenario. Filled bars: measured, the mean over the counted runs, with the 95%% confidence interval as error bars (none where n = 1; cut at 0 and 100%%, where downtime ends). Dashed outlines in the same colour: the paper's Table 2 figure for the system the architecture stands for, quoted, not measured; the paper does not define downtime, so read them as reference points.", kind)
+	b := chart.Bars{Title: title, YLabel: kind + " downtime (% of windows)", Unit: "%", Limit: 100}
 	var archs []string
 	for _, sc := range s.Scenarios {
 		label := sc.Name

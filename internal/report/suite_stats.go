@@ -33,11 +33,15 @@ func NewStat(runs []string, values []float64) Stat {
 	if s.N == 0 {
 		return s
 	}
+	// Summing differences from the first value keeps a run of equal
+	// values exactly equal to their mean, without float dust that would
+	// show as a tiny spread.
+	ref := values[0]
 	var sum float64
 	for _, v := range values {
-		sum += v
+		sum += v - ref
 	}
-	s.Mean = sum / float64(s.N)
+	s.Mean = ref + sum/float64(s.N)
 	if s.N < 2 {
 		return s
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -95,10 +96,12 @@ func checkDuration(sc *scenarios.Scenario, d time.Duration) error {
 	}
 	factor := float64(d) / float64(sc.Load.Duration.D())
 	for i, f := range sc.Faults {
-		if scaled := scaled(f.Duration, factor); scaled < time.Second {
-			need := time.Duration(float64(time.Second) / float64(f.Duration) * float64(sc.Load.Duration)).Round(time.Second)
+		// Unrounded: rounding 0.5 s up to a window would double the
+		// fault's share of the run.
+		if scaled := time.Duration(float64(f.Duration) * factor); scaled < time.Second {
+			need := time.Duration(math.Ceil(float64(sc.Load.Duration)/float64(f.Duration))) * time.Second
 			return fmt.Errorf("duration %s would make faults[%d] of %s (%s on %s, %s of %s) last %s, less than one 1 s window; use at least %s",
-				d, i, sc.Name, f.Type, f.Target, f.Duration, sc.Load.Duration, scaled, max(need, time.Second))
+				d, i, sc.Name, f.Type, f.Target, f.Duration, sc.Load.Duration, scaled.Round(time.Millisecond), max(need, time.Second))
 		}
 	}
 	return nil

@@ -19,7 +19,11 @@ type Bars struct {
 	Title  string
 	YLabel string
 	// Unit follows each bar's value label: "%".
-	Unit   string
+	Unit string
+	// Limit, when > 0, is the highest value the quantity can take (100
+	// for a percentage); error bars stop there rather than stretch the
+	// axis past what is possible.
+	Limit  float64
 	Groups []string
 	Sets   []BarSet
 }
@@ -58,7 +62,7 @@ func (b Bars) SVG() ([]byte, error) {
 	for _, s := range b.Sets {
 		for i, v := range s.Values {
 			if i < len(b.Groups) && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				top, found = math.Max(top, v+s.err(i)), true
+				top, found = math.Max(top, b.clip(v+s.err(i))), true
 			}
 		}
 	}
@@ -104,7 +108,7 @@ func (b Bars) SVG() ([]byte, error) {
 			e := s.err(i)
 			label, err := plotter.NewLabels(plotter.XYLabels{
 				// The label sits above the error bar, not inside it.
-				XYs:    plotter.XYs{{X: float64(i), Y: v + e}},
+				XYs:    plotter.XYs{{X: float64(i), Y: math.Max(v, b.clip(v+e))}},
 				Labels: []string{strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + b.Unit},
 			})
 			if err != nil {
@@ -114,7 +118,7 @@ func (b Bars) SVG() ([]byte, error) {
 			label.Offset = vg.Point{X: offset, Y: vg.Points(2)}
 			p.Add(bar, label)
 			if e > 0 {
-				p.Add(errorBar{x: float64(i), offset: offset, lo: math.Max(v-e, 0), hi: v + e, cap: barW / 4})
+				p.Add(errorBar{x: float64(i), offset: offset, lo: math.Max(v-e, 0), hi: b.clip(v + e), cap: barW / 4})
 			}
 			leg.add(s.Name, bar)
 		}
@@ -129,6 +133,14 @@ func (b Bars) SVG() ([]byte, error) {
 		area := draw.Crop(dc, margin, -margin, margin, -head.height)
 		p.Draw(area)
 	})
+}
+
+// clip caps v at the chart's Limit, if it has one.
+func (b Bars) clip(v float64) float64 {
+	if b.Limit > 0 {
+		return math.Min(v, b.Limit)
+	}
+	return v
 }
 
 // errorBar is a vertical line from lo to hi with a cap at each end, at
