@@ -159,7 +159,7 @@ func (d *decoder) requireAndDefault(s *Scenario) {
 		}
 	}
 	def("seed", func() { s.Seed = 1 })
-	def("architectures", func() { s.Architectures = ArchitectureNames() })
+	def("architectures", func() { s.Architectures = DefaultArchitectures() })
 	def("load.warmup", func() { s.Load.Warmup = Duration(5 * time.Second) })
 	def("load.drain", func() { s.Load.Drain = Duration(15 * time.Second) })
 	def("load.max_in_flight", func() { s.Load.MaxInFlight = 1000 })

@@ -76,6 +76,12 @@ const (
 	ArchitectureEDA = "eda"
 	// ArchitectureMonolith is the synchronous single-process baseline.
 	ArchitectureMonolith = "monolith"
+	// ArchitectureMonolithHA is the monolith replicated behind a load balancer, every replica
+	// on one PostgreSQL server.
+	ArchitectureMonolithHA = "monolith-ha"
+	// ArchitectureSyncServices is the same four services as the EDA calling each other
+	// synchronously over HTTP.
+	ArchitectureSyncServices = "sync-services"
 )
 
 // FaultTypes returns the allowed values of faults[].type.
@@ -103,7 +109,13 @@ func Disks() []string { return []string{DiskKept, DiskLost} }
 func Peers() []string { return []string{PeerBroker, PeerPSP} }
 
 // ArchitectureNames returns the allowed values of architectures.
-func ArchitectureNames() []string { return []string{ArchitectureEDA, ArchitectureMonolith} }
+func ArchitectureNames() []string {
+	return []string{ArchitectureEDA, ArchitectureMonolith, ArchitectureMonolithHA, ArchitectureSyncServices}
+}
+
+// DefaultArchitectures returns what a scenario without architectures runs: the two of the seed
+// paper.
+func DefaultArchitectures() []string { return []string{ArchitectureEDA, ArchitectureMonolith} }
 
 // RestartPolicies returns the allowed values of faults[].restart.
 func RestartPolicies() []string {
@@ -150,7 +162,7 @@ type Scenario struct {
 	Description   string   `yaml:"description"`   // optional, shown by `testbed list`
 	Seed          int64    `yaml:"seed"`          // default 1; drives every random choice of the run
 	ComparesTo    string   `yaml:"compares_to"`   // optional; one of Comparisons()
-	Architectures []string `yaml:"architectures"` // default [eda, monolith]; from ArchitectureNames(), no duplicates
+	Architectures []string `yaml:"architectures"` // default DefaultArchitectures(); from ArchitectureNames(), no duplicates
 
 	Load    LoadProfile `yaml:"load"`    // required section
 	Catalog Catalog     `yaml:"catalog"` // required section

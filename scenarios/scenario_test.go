@@ -219,7 +219,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "explicit empty architectures",
 			in:   "name: x\narchitectures: []\nload: {rate: 1, duration: 1m, timeout: 1s}\n" + rest,
-			want: "t.yaml:2: architectures: must name at least one architecture; allowed: eda, monolith",
+			want: "t.yaml:2: architectures: must name at least one architecture; allowed: eda, monolith, monolith-ha, sync-services",
 		},
 		{
 			name: "unclosed flow mapping",
@@ -295,7 +295,7 @@ func TestValidateInCode(t *testing.T) {
 	s.Faults[0].Type = ""
 	s.Load.Rate = 2 * MaxRate
 	want := []Problem{
-		{Field: "architectures", Msg: "must name at least one architecture; allowed: eda, monolith"},
+		{Field: "architectures", Msg: "must name at least one architecture; allowed: eda, monolith, monolith-ha, sync-services"},
 		{Field: "load.rate", Msg: "must be at most 100000 orders per second, got 200000"},
 		{Field: "faults[0].type", Msg: "must be set; allowed: service-crash, pause, network-partition, node-loss, latency, broker-loss, poison-message, load-spike"},
 	}
@@ -430,7 +430,7 @@ func TestDurationYAML(t *testing.T) {
 
 // TestAllowedValuesAreCopies checks that a caller cannot change what the validator accepts.
 func TestAllowedValuesAreCopies(t *testing.T) {
-	for _, list := range []func() []string{FaultTypes, Targets, ArchitectureNames, RestartPolicies, Comparisons} {
+	for _, list := range []func() []string{FaultTypes, Targets, ArchitectureNames, DefaultArchitectures, RestartPolicies, Comparisons} {
 		list()[0] = "changed"
 		if list()[0] == "changed" {
 			t.Errorf("allowed values %v are shared", list())

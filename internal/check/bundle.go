@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edatestbed/testbed/system/chain"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/psp"
@@ -27,8 +28,11 @@ const (
 	terminalsFile = "terminals.csv"
 	ledgerFile    = "psp-ledger.json"
 	monolithDB    = "data/monolith/monolith.db"
-	servicesDir   = "data/services"
-	dlqFile       = "dlq.jsonl"
+	// haSnapshot is monolith-ha's tables, copied from its PostgreSQL
+	// server before the run stopped it, in the monolith's schema.
+	haSnapshot  = "data/postgres-snapshot.db"
+	servicesDir = "data/services"
+	dlqFile     = "dlq.jsonl"
 )
 
 // request is one row of requests.csv that the checkers need.
@@ -71,7 +75,13 @@ func load[T any](v T, err error) loaded[T] { return loaded[T]{v, err} }
 // state is everything the checkers look at for one architecture. Sources an
 // architecture does not have stay zero and no checker asks for them.
 type state struct {
-	eda bool
+	// events: terminal events were observed on Kafka, and there is a read
+	// model and dead letters (the EDA).
+	events bool
+	// reserves: an inventory service of its own holds stock in
+	// reservations, whatever the order table says (EDA, sync-services);
+	// otherwise the order's state says what it holds (the monoliths).
+	reserves bool
 
 	requests loaded[[]request]
 	ledger   loaded[[]psp.Charge]
@@ -80,23 +90,26 @@ type state struct {
 	stock     loaded[map[string]int]
 	shipments loaded[map[string]bool]
 
-	// EDA only.
-	terminals    loaded[[]terminal]
+	// Services with an inventory of their own.
 	reservations loaded[map[string]reservation]
-	view         loaded[map[string]domain.State]
-	deadLetters  loaded[[]eda.DeadLetter]
+
+	// EDA only.
+	terminals   loaded[[]terminal]
+	view        loaded[map[string]domain.State]
+	deadLetters loaded[[]eda.DeadLetter]
 	// poisonSent is how many dead letters the scenario's poison faults
 	// should have produced: each message once per consumer of its topic.
 	poisonSent int
 }
 
-// readMonolith reads the monolith's record and its one database.
-func readMonolith(ctx context.Context, dir string) *state {
+// readMonolith reads a monolith's record and its one database, at db under
+// dir: the monolith's own file, or monolith-ha's snapshot.
+func readMonolith(ctx context.Context, dir, db string) *state {
 	st := &state{
 		requests: load(readRequests(filepath.Join(dir, requestsFile))),
 		ledger:   load(readLedger(filepath.Join(dir, ledgerFile))),
 	}
-	withDB(filepath.Join(dir, monolithDB), func(db *sql.DB, err error) {
+	withDB(filepath.Join(dir, db), func(db *sql.DB, err error) {
 		st.orders = load(queryOr(ctx, db, err, readOrders))
 		st.stock = load(queryOr(ctx, db, err, readStock))
 		st.shipments = load(queryOr(ctx, db, err, readShipments))
@@ -108,7 +121,8 @@ func readMonolith(ctx context.Context, dir string) *state {
 // checkers need; payment's own table adds nothing the PSP ledger lacks.
 func readEDA(ctx context.Context, dir string) *state {
 	st := &state{
-		eda:         true,
+		events:      true,
+		reserves:    true,
 		requests:    load(readRequests(filepath.Join(dir, requestsFile))),
 		ledger:      load(readLedger(filepath.Join(dir, ledgerFile))),
 		terminals:   load(readTerminals(filepath.Join(dir, terminalsFile))),
@@ -127,6 +141,29 @@ func readEDA(ctx context.Context, dir string) *state {
 	})
 	withDB(filepath.Join(services, eda.OrderView+".db"), func(db *sql.DB, err error) {
 		st.view = load(queryOr(ctx, db, err, readView))
+	})
+	return st
+}
+
+// readSyncServices reads sync-services' record and its services'
+// databases: the order service's orders, inventory's stock and
+// reservations, shipping's shipments.
+func readSyncServices(ctx context.Context, dir string) *state {
+	st := &state{
+		reserves: true,
+		requests: load(readRequests(filepath.Join(dir, requestsFile))),
+		ledger:   load(readLedger(filepath.Join(dir, ledgerFile))),
+	}
+	services := filepath.Join(dir, servicesDir)
+	withDB(filepath.Join(services, chain.Order+".db"), func(db *sql.DB, err error) {
+		st.orders = load(queryOr(ctx, db, err, readOrders))
+	})
+	withDB(filepath.Join(services, chain.Inventory+".db"), func(db *sql.DB, err error) {
+		st.stock = load(queryOr(ctx, db, err, readStock))
+		st.reservations = load(queryOr(ctx, db, err, readReservations))
+	})
+	withDB(filepath.Join(services, chain.Shipping+".db"), func(db *sql.DB, err error) {
+		st.shipments = load(queryOr(ctx, db, err, readShipments))
 	})
 	return st
 }

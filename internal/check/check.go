@@ -48,10 +48,10 @@ func (f *finding) flag(id string) {
 }
 
 // checkers lists the checkers of an architecture in the order the report
-// shows them. The monolith has no read model, so nothing checks one.
-func checkers(eda bool) []checker {
+// shows them. Only the EDA has a read model and dead letters to check.
+func checkers(st *state) []checker {
 	out := []checker{lostChecker(), terminalChecker(), duplicatedChecker(), stockChecker(), moneyChecker()}
-	if eda {
+	if st.events {
 		out = append(out, readModelChecker(), dlqChecker())
 	}
 	return out
@@ -81,14 +81,18 @@ func Run(ctx context.Context, dir string, sc *scenarios.Scenario) ([]report.Chec
 		var st *state
 		switch arch {
 		case scenarios.ArchitectureMonolith:
-			st = readMonolith(ctx, base)
+			st = readMonolith(ctx, base, monolithDB)
+		case scenarios.ArchitectureMonolithHA:
+			st = readMonolith(ctx, base, haSnapshot)
+		case scenarios.ArchitectureSyncServices:
+			st = readSyncServices(ctx, base)
 		case scenarios.ArchitectureEDA:
 			st = readEDA(ctx, base)
 			st.poisonSent = poisonSent(sc)
 		default:
 			return nil, fmt.Errorf("check run: architecture %q has no checkers; allowed: %v", arch, scenarios.ArchitectureNames())
 		}
-		for _, ck := range checkers(st.eda) {
+		for _, ck := range checkers(st) {
 			out = append(out, ck.verdict(arch, st, cat))
 		}
 	}

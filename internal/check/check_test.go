@@ -12,6 +12,7 @@ import (
 
 	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/scenarios"
+	"github.com/edatestbed/testbed/system/chain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
@@ -56,10 +57,15 @@ const (
 	inventoryDBPath = servicesDir + "/" + eda.Inventory + ".db"
 	shippingDBPath  = servicesDir + "/" + eda.Shipping + ".db"
 	viewDBPath      = servicesDir + "/" + eda.OrderView + ".db"
+	// sync-services keeps inventory and shipping where the EDA does, with
+	// the same tables; its order service's table is its own.
+	syncOrderDBPath = servicesDir + "/" + chain.Order + ".db"
 )
 
 var schemas = map[string][]string{
 	monolithDB:      {monolith.Schema, store.StockSchema},
+	haSnapshot:      {monolith.Schema, store.StockSchema},
+	syncOrderDBPath: {chain.OrderSchema},
 	orderAPIDBPath:  {eda.OrderSchema},
 	inventoryDBPath: {store.StockSchema, eda.ReservationSchema},
 	shippingDBPath:  {eda.ShipmentSchema},
@@ -107,6 +113,31 @@ func cleanMonolith() *world {
 		ledger: cleanLedger(),
 		sql: map[string][]string{
 			monolithDB: append(orderRows(", updated_at", ", 0"), insertStock, `INSERT INTO shipments VALUES ('o-1', 'TRK-o-1')`),
+		},
+	}
+}
+
+// cleanMonolithHA is the clean monolith with its tables in the snapshot
+// copied from the replicas' PostgreSQL server.
+func cleanMonolithHA() *world {
+	w := cleanMonolith()
+	w.sql = map[string][]string{haSnapshot: w.sql[monolithDB]}
+	return w
+}
+
+// cleanSync is the clean run in sync-services: answered like the
+// monolith, its stock held in inventory's reservations like the EDA's.
+func cleanSync() *world {
+	return &world{
+		requests: cleanMonolith().requests,
+		ledger:   cleanLedger(),
+		sql: map[string][]string{
+			syncOrderDBPath: orderRows(", updated_at", ", 0"),
+			inventoryDBPath: {insertStock, `INSERT INTO reservations (order_id, items, released) VALUES
+				('o-1', '[{"sku":"SKU-00001","quantity":2}]', 0),
+				('o-2', '[{"sku":"SKU-00002","quantity":1}]', 1),
+				('o-5', '[{"sku":"SKU-00003","quantity":1}]', 1)`},
+			shippingDBPath: {`INSERT INTO shipments VALUES ('o-1', 'TRK-o-1')`},
 		},
 	}
 }
@@ -208,7 +239,7 @@ func bundle(t *testing.T, worlds map[string]*world) []report.Check {
 	t.Helper()
 	dir := t.TempDir()
 	var archs []string
-	for _, arch := range []string{scenarios.ArchitectureEDA, scenarios.ArchitectureMonolith} {
+	for _, arch := range scenarios.ArchitectureNames() {
 		if w, ok := worlds[arch]; ok {
 			w.write(t, dir, arch)
 			archs = append(archs, arch)
@@ -233,7 +264,7 @@ func find(t *testing.T, checks []report.Check, arch, name string) report.Check {
 }
 
 func TestCleanBundlePasses(t *testing.T) {
-	checks := bundle(t, map[string]*world{"monolith": cleanMonolith(), "eda": cleanEDA()})
+	checks := bundle(t, map[string]*world{"monolith": cleanMonolith(), "eda": cleanEDA(), "monolith-ha": cleanMonolithHA(), "sync-services": cleanSync()})
 	var got []string
 	for _, c := range checks {
 		got = append(got, c.Arch+"/"+c.Name)
@@ -245,7 +276,9 @@ func TestCleanBundlePasses(t *testing.T) {
 		}
 	}
 	want := []string{"eda/lost", "eda/terminal", "eda/duplicated", "eda/stock", "eda/money", "eda/read-model", "eda/dlq",
-		"monolith/lost", "monolith/terminal", "monolith/duplicated", "monolith/stock", "monolith/money"}
+		"monolith/lost", "monolith/terminal", "monolith/duplicated", "monolith/stock", "monolith/money",
+		"monolith-ha/lost", "monolith-ha/terminal", "monolith-ha/duplicated", "monolith-ha/stock", "monolith-ha/money",
+		"sync-services/lost", "sync-services/terminal", "sync-services/duplicated", "sync-services/stock", "sync-services/money"}
 	if !slices.Equal(got, want) {
 		t.Errorf("checks = %v, want %v (no read-model for the monolith)", got, want)
 	}
@@ -263,6 +296,10 @@ func TestCleanBundlePasses(t *testing.T) {
 		{"eda", "stock", 3, "SKUs", "30 units initially, 28 available + 2 held"},
 		{"monolith", "money", 4, "orders", "charged 1000 cents net of 1 refunds against 1000 cents shipped"},
 		{"eda", "read-model", 4, "orders", "0 missing from the view, 0 in another state"},
+		{"monolith-ha", "stock", 3, "SKUs", "30 units initially, 28 available + 2 held"},
+		{"sync-services", "lost", 3, "orders", "0 in another state than the answer said"},
+		{"sync-services", "duplicated", 4, "orders", "0 both reserved and rejected"},
+		{"sync-services", "stock", 3, "SKUs", "30 units initially, 28 available + 2 held"},
 	} {
 		c := find(t, checks, tt.arch, tt.name)
 		if c.Checked != tt.checked || c.Unit != tt.unit || !strings.Contains(c.Detail, tt.detail) {
@@ -389,6 +426,28 @@ func TestViolations(t *testing.T) {
 			detail:   "1 in another state, 0 only in the view (o-2: order-api cancelled, view reserved)",
 		},
 		{
+			name: "units vanished", arch: "monolith-ha", checker: "stock", examples: []string{"SKU-00002"},
+			sabotage: func(w *world) { w.exec(haSnapshot, `UPDATE stock SET available = 9 WHERE sku = 'SKU-00002'`) },
+			detail:   "1 SKUs off by -1 units",
+		},
+		{
+			name: "order left pending", arch: "sync-services", checker: "terminal", examples: []string{"o-4"},
+			sabotage: func(w *world) {
+				w.exec(syncOrderDBPath, `INSERT INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES ('o-4', 'c', '[{"sku":"SKU-00002","quantity":1}]', 1, 'pending', 0, 0)`)
+				w.exec(inventoryDBPath, `INSERT INTO reservations (order_id, items) VALUES ('o-4', '[{"sku":"SKU-00002","quantity":1}]')`,
+					`UPDATE stock SET available = 9 WHERE sku = 'SKU-00002'`)
+			},
+			detail: "1 not terminal (1 pending)",
+		},
+		{
+			name: "cancelled order keeps its reservation", arch: "sync-services", checker: "stock", examples: []string{"SKU-00002"},
+			sabotage: func(w *world) {
+				w.exec(inventoryDBPath, `UPDATE reservations SET released = 0 WHERE order_id = 'o-2'`,
+					`UPDATE stock SET available = 9 WHERE sku = 'SKU-00002'`)
+			},
+			detail: "1 cancelled orders still holding a reservation",
+		},
+		{
 			name: "view misses an order", arch: "eda", checker: "read-model", examples: []string{"o-3"},
 			sabotage: func(w *world) { w.exec(viewDBPath, `DELETE FROM order_view WHERE id = 'o-3'`) },
 			detail:   "1 missing from the view",
@@ -397,7 +456,7 @@ func TestViolations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.arch+"/"+tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := map[string]func() *world{"monolith": cleanMonolith, "eda": cleanEDA}[tt.arch]()
+			w := map[string]func() *world{"monolith": cleanMonolith, "eda": cleanEDA, "monolith-ha": cleanMonolithHA, "sync-services": cleanSync}[tt.arch]()
 			tt.sabotage(w)
 			checks := bundle(t, map[string]*world{tt.arch: w})
 			c := find(t, checks, tt.arch, tt.checker)

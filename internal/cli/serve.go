@@ -8,10 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/edatestbed/testbed/internal/broker"
+	"github.com/edatestbed/testbed/internal/pgserver"
+	"github.com/edatestbed/testbed/system/balancer"
+	"github.com/edatestbed/testbed/system/chain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
@@ -19,7 +23,11 @@ import (
 )
 
 func serveComponents() []string {
-	return append([]string{"broker", "psp", "monolith"}, eda.Components()...)
+	out := append([]string{"broker", "psp", "monolith", "monolith-lb", "postgres"}, eda.Components()...)
+	for _, c := range chain.Components() {
+		out = append(out, chain.ServePrefix+c)
+	}
+	return out
 }
 
 func serveCmd(e env, args []string) int {
@@ -35,9 +43,14 @@ debug one component with the config a run wrote.
 Components: %v
   broker      embedded Kafka-protocol cluster (kfake), several nodes
   psp         payment-provider simulator both architectures call
-  monolith    the synchronous baseline: one process, one database
+  monolith    the synchronous baseline: one process, one database; also
+              each replica of monolith-ha, on the shared PostgreSQL
+  monolith-lb the load balancer in front of monolith-ha's replicas
+  postgres    the PostgreSQL server of monolith-ha (initdb, then postgres)
   order-api, inventory, payment, shipping, order-view
               the event-driven services, talking only through Kafka
+  sync-order, sync-inventory, sync-payment, sync-shipping
+              the same services calling each other over HTTP (sync-services)
 
 Health and metrics: every component answers GET /healthz (204 when its
 database and broker are usable) and GET /metrics (Prometheus) on its listen
@@ -115,16 +128,37 @@ func serve(ctx context.Context, e env, name string, raw []byte) error {
 			return err
 		}
 		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return monolith.Run(ctx, t, c) })
-	default:
-		var c eda.Config
+	case "monolith-lb":
+		var c balancer.Config
 		if err := decodeConfig(raw, &c); err != nil {
 			return err
 		}
-		if c.Component != name {
-			return fmt.Errorf("config is for component %q, not %q", c.Component, name)
+		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return balancer.Run(ctx, t, c) })
+	case "postgres":
+		var c pgserver.Config
+		if err := decodeConfig(raw, &c); err != nil {
+			return err
 		}
-		return run(c.Telemetry, func(t *telemetry.Telemetry) error { return eda.Run(ctx, t, c) })
+		return run(telemetry.Config{Arch: "monolith-ha"}, func(t *telemetry.Telemetry) error { return pgserver.Run(ctx, t.Log, c) })
 	}
+	if c, ok := strings.CutPrefix(name, chain.ServePrefix); ok {
+		var cfg chain.Config
+		if err := decodeConfig(raw, &cfg); err != nil {
+			return err
+		}
+		if cfg.Component != c {
+			return fmt.Errorf("config is for component %q, not %q", cfg.Component, c)
+		}
+		return run(cfg.Telemetry, func(t *telemetry.Telemetry) error { return chain.Run(ctx, t, cfg) })
+	}
+	var c eda.Config
+	if err := decodeConfig(raw, &c); err != nil {
+		return err
+	}
+	if c.Component != name {
+		return fmt.Errorf("config is for component %q, not %q", c.Component, name)
+	}
+	return run(c.Telemetry, func(t *telemetry.Telemetry) error { return eda.Run(ctx, t, c) })
 }
 
 func decodeConfig(raw []byte, v any) error {

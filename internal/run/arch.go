@@ -55,9 +55,13 @@ type plan struct {
 	// note is a caveat on every fault this architecture is hit by, for
 	// the fault mapping.
 	note string
-	// snapshot, when set, saves into the architecture's bundle directory
-	// what the checkers need from a database that does not outlive the run.
-	snapshot func(ctx context.Context, dir string) error
+	// settle, when set, runs after the drain, before teardown: it waits
+	// (bounded by the scenario's drain, and only until ctx ends) for the
+	// orders a synchronous architecture still has in doubt, as the drain
+	// waits for the EDA's backlog, and saves into the architecture's bundle
+	// directory what the checkers need from state that does not outlive
+	// the run.
+	settle func(ctx context.Context, dir string) error
 }
 
 // brokerNodes and partitions shape the embedded cluster: three nodes as in

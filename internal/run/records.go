@@ -55,6 +55,12 @@ func (a *archRun) writeRecords(ctx context.Context, dir string) error {
 	if !a.plan.synchronous {
 		errs = append(errs, writeDeadLetters(ctx, a.plan.brokers, filepath.Join(base, DLQFile)))
 	}
+	if a.plan.settle != nil {
+		// Settling waits only while the run is not interrupted.
+		if err := a.plan.settle(ctx, base); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.plan.arch, err))
+		}
+	}
 	// The ledger is read even after Ctrl-C: it is part of what was measured.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

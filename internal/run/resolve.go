@@ -39,8 +39,17 @@ type resolution struct {
 	note  string     // why nothing is hit, or a caveat
 }
 
-// resolve maps a scenario fault onto an architecture's deployment.
+// resolve maps a scenario fault onto an architecture's deployment, with the
+// architecture's caveat on whatever it hits.
 func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
+	r := resolveFault(f, pl, rt)
+	if r.fault != nil && pl.note != "" {
+		r.note = strings.TrimPrefix(r.note+"; "+pl.note, "; ")
+	}
+	return r
+}
+
+func resolveFault(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 	procs := archProcs{rt, pl.arch}
 	if f.Type == scenarios.FaultLoadSpike {
 		return resolution{fault: faults.NewLoadSpike(f.Factor), what: "POST /orders"}
@@ -62,7 +71,7 @@ func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 		ends := pl.linkEnds(comp)
 		var cuts []faults.LinkCut
 		var peers []string
-		for _, l := range pl.links.Select(ends, peerFilter(f.Peers)) {
+		for _, l := range pl.links.Select(ends, peerFilter(f.Peers, pl.brokerLike)) {
 			peer := l.To
 			if !slices.Contains(ends, l.From) {
 				peer = l.From
@@ -87,7 +96,7 @@ func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 
 	case scenarios.FaultLatency:
 		var names []string
-		for _, l := range pl.links.Select(pl.linkEnds(comp), peerFilter(f.Peers)) {
+		for _, l := range pl.links.Select(pl.linkEnds(comp), peerFilter(f.Peers, pl.brokerLike)) {
 			names = append(names, l.Name)
 		}
 		if len(names) == 0 {
@@ -207,12 +216,13 @@ func (pl plan) wipe(comp string) func() error {
 	}
 }
 
-// peerFilter accepts link ends that belong to one of the peer kinds.
-func peerFilter(peers []string) func(string) bool {
+// peerFilter accepts link ends that belong to one of the peer kinds; the
+// broker kind includes brokerLike.
+func peerFilter(peers, brokerLike []string) func(string) bool {
 	return func(end string) bool {
 		for _, p := range peers {
 			switch {
-			case p == scenarios.PeerBroker && strings.HasPrefix(end, "broker-"):
+			case p == scenarios.PeerBroker && (strings.HasPrefix(end, "broker-") || slices.Contains(brokerLike, end)):
 				return true
 			case p == scenarios.PeerPSP && end == pspComponent:
 				return true

@@ -75,7 +75,7 @@ func leftovers(t *testing.T, dir string) []string {
 }
 
 // listeners lists the sockets this test process still has listening on
-// 127.0.0.2 and 127.0.0.3, the addresses runs give their architectures: the
+// 127.0.0.2 to 127.0.0.9, the addresses runs give their architectures: the
 // link proxies live in this process and must all be closed after a run
 // (the components are child processes, checked by leftovers). Sockets of
 // other processes on the machine are not ours to judge.
@@ -97,12 +97,18 @@ func listeners(t *testing.T) []string {
 		fields := strings.Fields(line)
 		// local_address is hex little-endian: 0200007F is 127.0.0.2; 0A is
 		// LISTEN; the tenth field is the socket's inode.
-		if len(fields) > 9 && fields[3] == "0A" && own[fields[9]] &&
-			(strings.HasPrefix(fields[1], "0200007F:") || strings.HasPrefix(fields[1], "0300007F:")) {
+		if len(fields) > 9 && fields[3] == "0A" && own[fields[9]] && archAddr(fields[1]) {
 			out = append(out, fields[1])
 		}
 	}
 	return out
+}
+
+// archAddr reports whether a /proc/net/tcp local address (hex,
+// little-endian: 0200007F:port is 127.0.0.2) is one runs give an
+// architecture.
+func archAddr(hex string) bool {
+	return len(hex) > 9 && hex[0] == '0' && hex[1] >= '2' && hex[1] <= '9' && strings.HasPrefix(hex[2:], "00007F:")
 }
 
 func TestFaultsEndToEnd(t *testing.T) {

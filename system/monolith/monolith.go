@@ -1,6 +1,12 @@
 // Package monolith is the baseline: one process and one database that place,
 // reserve, charge and ship an order synchronously, inside the HTTP request,
 // with the same domain rules as the event-driven system.
+//
+// The same code runs replicated (monolith-ha): several processes behind a
+// load balancer, all on one PostgreSQL server instead of each on its own
+// SQLite file. Its SQL is the dialect both share; what replication adds is
+// ownership (a replica recovers the orders it started) and compare-and-set
+// state changes, so two replicas can never both settle one order.
 package monolith
 
 import (
@@ -34,6 +40,17 @@ type Config struct {
 	PSPURL     string               `json:"psp_url"`
 	PSPTimeout time.Duration        `json:"psp_timeout"`
 	Telemetry  telemetry.Config     `json:"telemetry"`
+	// Database, when set, is the DSN of the PostgreSQL server this process
+	// shares with the other replicas; empty means its own SQLite file in
+	// DataDir.
+	Database string `json:"database,omitempty"`
+	// Replica names this process among the replicas; the orders it starts
+	// are its own to recover when it restarts.
+	Replica string `json:"replica,omitempty"`
+	// OrphanAfter, when > 0, has this replica settle the unfinished orders
+	// of other replicas once they have not moved for that long: the replica
+	// that started them may never come back.
+	OrphanAfter time.Duration `json:"orphan_after,omitempty"`
 }
 
 // Schema is the monolith's own tables; the stock table is store.StockSchema.
@@ -42,11 +59,12 @@ CREATE TABLE IF NOT EXISTS orders (
 	id TEXT PRIMARY KEY,
 	customer TEXT NOT NULL,
 	items TEXT NOT NULL,
-	amount INTEGER NOT NULL,
+	amount BIGINT NOT NULL,
 	state TEXT NOT NULL,
 	reason TEXT NOT NULL DEFAULT '',
-	created_at INTEGER NOT NULL,
-	updated_at INTEGER NOT NULL
+	owner TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL);`
 
@@ -84,6 +102,8 @@ type Server struct {
 	psp     *psp.Guarded
 	timeout time.Duration
 	outcome *prometheus.CounterVec
+	// replica owns the orders this process starts ("" for the monolith).
+	replica string
 }
 
 // Run opens the database, recovers orders a crash left half-done, and
@@ -94,7 +114,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("build catalogue: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), schemas()...)
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -107,6 +127,7 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 		log: log, tel: tel, db: db, catalog: cat, timeout: cfg.PSPTimeout,
 		psp:     psp.NewGuarded(psp.NewClient(cfg.PSPURL, tel.Client()), "psp"),
 		outcome: outcomeCounter(),
+		replica: cfg.Replica,
 	}
 	reg.MustRegister(s.outcome, s.psp.Collector())
 	if err := s.recover(ctx); err != nil {
@@ -124,16 +145,60 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 		defer close(reconciled)
 		psp.ReconcileRefunds(rctx, s.psp, db, log, time.Second)
 	}()
+	adopted := make(chan struct{})
+	go func() {
+		defer close(adopted)
+		if cfg.OrphanAfter > 0 {
+			s.adopt(rctx, cfg.OrphanAfter)
+		}
+	}()
 	err = component.Serve(ctx, log, cfg.Listen, tel.Handler("monolith", mux))
 	stop()
 	<-reconciled
+	<-adopted
 	return err
 }
+
+// open opens the database cfg names, applying the monolith's schema.
+func open(ctx context.Context, cfg Config) (*sql.DB, error) {
+	if cfg.Database == "" {
+		return store.Open(ctx, filepath.Join(cfg.DataDir, "monolith.db"), schemas()...)
+	}
+	db, err := store.OpenPostgres(ctx, cfg.Database, pgConns, schemas()...)
+	if err != nil {
+		return nil, err
+	}
+	// Open the pool before serving: a replica that joins the rotation with
+	// none would open one connection per order in flight, each a backend
+	// PostgreSQL forks, all at once, just when it is needed.
+	conns := make([]*sql.Conn, 0, pgConns)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range pgConns {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open connection pool: %w", err)
+		}
+		conns = append(conns, c)
+	}
+	return db, nil
+}
+
+// pgConns is a replica's pool: enough for the orders in flight at the
+// testbed's rates to each hold one for a step, few enough that every
+// replica's fit in the server's max_connections.
+const pgConns = 16
 
 // Place runs the whole order synchronously: insert, reserve, charge, ship,
 // one transaction per step as a classic monolith does, and cancels with
 // compensation when a step says no. Placing an existing id returns the
-// stored order.
+// stored order, once it is finished: the first request for it may still be
+// running, on this replica or another (the load balancer retried it after
+// a slow try), and its outcome is what the client wants to hear.
 func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err error) {
 	ctx, span := s.tel.Start(ctx, "place order", trace.SpanKindInternal, attribute.String(telemetry.KeyOrder, req.ID))
 	defer func() {
@@ -153,8 +218,8 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 	var existing *Order
 	err = store.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.Customer, items, o.Amount, o.State, now, now)
+		res, err := tx.ExecContext(ctx, `INSERT INTO orders (id, customer, items, amount, state, owner, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING`,
+			o.ID, o.Customer, string(items), o.Amount, o.State, s.replica, now)
 		if err != nil {
 			return fmt.Errorf("insert order: %w", err)
 		}
@@ -171,7 +236,7 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 		return o, err
 	}
 	if existing != nil {
-		return *existing, nil
+		return s.await(ctx, *existing), nil
 	}
 	// The order is written: carry it to a terminal state even when the
 	// client stops waiting, or it would hold its stock until a restart.
@@ -208,8 +273,28 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 	return o, s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
 }
 
+// await polls a stored order until it is finished or ctx ends, and returns
+// what it last read.
+func (s *Server) await(ctx context.Context, o Order) Order {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !o.State.Terminal() {
+		select {
+		case <-ctx.Done():
+			return o
+		case <-t.C:
+		}
+		got, err := getOrder(ctx, s.db, o.ID)
+		if err != nil {
+			return o
+		}
+		o = got
+	}
+	return o
+}
+
 func ship(ctx context.Context, tx *sql.Tx, id string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO shipments (order_id, tracking) VALUES (?, ?)`, id, domain.Tracking(id)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO shipments (order_id, tracking) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, domain.Tracking(id)); err != nil {
 		return fmt.Errorf("ship order %s: %w", id, err)
 	}
 	return nil
@@ -250,11 +335,18 @@ func (s *Server) finish(ctx context.Context, o *Order, state domain.State, reaso
 	return nil
 }
 
+// stepTimeout bounds one step's transaction: a database behind a link that
+// swallows bytes would otherwise hold the order, and its connection,
+// until the link heals.
+const stepTimeout = 5 * time.Second
+
 // step runs one transaction of an order as a child span, as the
 // monolith's synchronous steps appear in its request's trace.
 func (s *Server) step(ctx context.Context, name string, fn func(context.Context, *sql.Tx) error) error {
 	ctx, span := s.tel.Start(ctx, name, trace.SpanKindInternal)
 	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
 	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error { return fn(ctx, tx) })
 	if err != nil {
 		span.RecordError(err)
@@ -262,13 +354,27 @@ func (s *Server) step(ctx context.Context, name string, fn func(context.Context,
 	return err
 }
 
+// setState moves an order on from the state o holds, and only from it:
+// when another replica settled the order meanwhile (it took over an
+// order that looked abandoned), the update finds nothing to change and the
+// error rolls back the step with its side effects.
 func setState(ctx context.Context, tx *sql.Tx, o *Order, state domain.State, reason string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET state = ?, reason = ?, updated_at = ? WHERE id = ?`, state, reason, time.Now().UnixNano(), o.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET state = $1, reason = $2, updated_at = $3 WHERE id = $4 AND state = $5`,
+		state, reason, time.Now().UnixNano(), o.ID, o.State)
+	if err != nil {
 		return fmt.Errorf("set order %s %s: %w", o.ID, state, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set order %s %s: %w", o.ID, state, err)
+	} else if n == 0 {
+		return fmt.Errorf("set order %s %s: %w", o.ID, state, errMoved)
 	}
 	o.State, o.Reason = state, reason
 	return nil
 }
+
+// errMoved: the order is no longer in the state the step started from.
+var errMoved = errors.New("order moved on meanwhile: another replica settled it")
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -277,7 +383,7 @@ type querier interface {
 func getOrder(ctx context.Context, q querier, id string) (Order, error) {
 	var o Order
 	var items []byte
-	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = $1`, id).
 		Scan(&o.ID, &o.Customer, &items, &o.Amount, &o.State, &o.Reason)
 	if err != nil {
 		return o, fmt.Errorf("read order %s: %w", id, err)
@@ -303,49 +409,96 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 
 // recover settles orders a crash interrupted mid-request, as the monolith's
 // start-up job: the client never got an answer for them, so they must not
-// keep stock forever. Paid orders are shipped; earlier ones are cancelled,
-// releasing their stock and refunding a charge that may have gone through.
+// keep stock forever. A replica recovers only the orders it started: the
+// others' are in flight in processes that are still running.
 func (s *Server) recover(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM orders WHERE state NOT IN (?, ?)`, domain.Shipped, domain.Cancelled)
+	ids, err := s.unfinished(ctx, `owner = $3`, s.replica)
 	if err != nil {
-		return fmt.Errorf("list unfinished orders: %w", err)
+		return err
 	}
+	for _, id := range ids {
+		if err := s.settle(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adopt settles, every quarter of after, the unfinished orders other
+// replicas started and left unmoved for longer than after: their replica
+// crashed, lost its node or its database, and may not come back. If it
+// does, the compare-and-set in setState makes its late step fail instead of
+// undoing what this replica decided.
+func (s *Server) adopt(ctx context.Context, after time.Duration) {
+	t := time.NewTicker(after / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := s.unfinished(ctx, `owner <> $3 AND updated_at < $4`, s.replica, time.Now().Add(-after).UnixNano())
+		if err != nil {
+			s.log.Warn("look for orphaned orders", "err", err)
+			continue
+		}
+		for _, id := range ids {
+			if err := s.settle(ctx, id); err != nil && ctx.Err() == nil {
+				s.log.Warn("settle orphaned order", "order", id, "err", err)
+			}
+		}
+	}
+}
+
+// unfinished lists the orders not in a terminal state that also match
+// where, whose arguments start at $3.
+func (s *Server) unfinished(ctx context.Context, where string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM orders WHERE state NOT IN ($1, $2) AND `+where,
+		append([]any{domain.Shipped, domain.Cancelled}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished orders: %w", err)
+	}
+	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
+			return nil, fmt.Errorf("list unfinished orders: %w", err)
 		}
 		ids = append(ids, id)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list unfinished orders: %w", err)
+	}
+	return ids, nil
+}
+
+// settle brings an interrupted order to a terminal state: paid orders are
+// shipped; earlier ones are cancelled, releasing their stock and refunding
+// a charge that may have gone through.
+func (s *Server) settle(ctx context.Context, id string) error {
+	o, err := getOrder(ctx, s.db, id)
+	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		o, err := getOrder(ctx, s.db, id)
-		if err != nil {
-			return err
-		}
-		switch o.State {
-		case domain.Paid:
-			err = s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
-		case domain.Reserved:
-			// The crash may have come after the charge: refund, to be safe.
-			err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, func(tx *sql.Tx) error {
-				if err := psp.QueueRefund(ctx, tx, o.ID); err != nil {
-					return err
-				}
-				return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
-			})
-		default:
-			err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, nil)
-		}
-		if err != nil {
-			return err
-		}
-		s.log.Info("recovered interrupted order", "order", o.ID, "state", o.State)
+	switch o.State {
+	case domain.Paid:
+		err = s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
+	case domain.Reserved:
+		// The crash may have come after the charge: refund, to be safe.
+		err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, func(tx *sql.Tx) error {
+			if err := psp.QueueRefund(ctx, tx, o.ID); err != nil {
+				return err
+			}
+			return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
+		})
+	default:
+		err = s.finish(ctx, &o, domain.Cancelled, domain.ReasonInterrupted, nil)
 	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("recovered interrupted order", "order", o.ID, "state", o.State)
 	return nil
 }

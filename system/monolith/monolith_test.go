@@ -84,7 +84,7 @@ func TestRecoverSettlesInterruptedOrders(t *testing.T) {
 	sku := s.catalog.Products()[0].SKU
 	// Leave one order reserved and one paid, as a crash between steps would.
 	for id, state := range map[string]domain.State{"r": domain.Reserved, "p": domain.Paid} {
-		o := Order{ID: id}
+		o := Order{ID: id, State: domain.Pending}
 		err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES (?, 'c', ?, 1, 'pending', 0, 0)`,
 				id, `[{"sku":"`+sku+`","quantity":1}]`); err != nil {

@@ -14,11 +14,11 @@ import (
 // order's cancellation queues a refund in the same transaction, and
 // ReconcileRefunds asks for it until the provider answers. It is the outbox
 // pattern applied to the provider's API.
-const RefundSchema = `CREATE TABLE IF NOT EXISTS pending_refunds (order_id TEXT PRIMARY KEY, queued_at INTEGER NOT NULL)`
+const RefundSchema = `CREATE TABLE IF NOT EXISTS pending_refunds (order_id TEXT PRIMARY KEY, queued_at BIGINT NOT NULL)`
 
 // QueueRefund records in tx that order's charge must be refunded.
 func QueueRefund(ctx context.Context, tx *sql.Tx, orderID string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pending_refunds (order_id, queued_at) VALUES (?, ?)`, orderID, time.Now().UnixNano()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pending_refunds (order_id, queued_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, orderID, time.Now().UnixNano()); err != nil {
 		return fmt.Errorf("queue refund of %s: %w", orderID, err)
 	}
 	return nil
@@ -69,7 +69,7 @@ func refundPending(ctx context.Context, c Refunder, db *sql.DB, log *slog.Logger
 		if err != nil && !errors.Is(err, ErrNoCharge) {
 			return fmt.Errorf("refund %s: %w", id, err) // provider still unreachable: try again later
 		}
-		if _, err := db.ExecContext(ctx, `DELETE FROM pending_refunds WHERE order_id = ?`, id); err != nil {
+		if _, err := db.ExecContext(ctx, `DELETE FROM pending_refunds WHERE order_id = $1`, id); err != nil {
 			return fmt.Errorf("settle refund of %s: %w", id, err)
 		}
 		log.Info("refund settled", "order", id, "charged", err == nil)

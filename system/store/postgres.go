@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -22,11 +21,10 @@ func OpenPostgres(ctx context.Context, dsn string, conns int, schema ...string) 
 		return nil, fmt.Errorf("parse postgres dsn: %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
+	// Idle connections stay open: reopening them costs a forked backend
+	// each. One that a partition cut fails its next use and is dropped.
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
-	// A connection cut by a partition is dropped at its next use; this
-	// bounds how long a healed pool keeps connections a link swallowed.
-	db.SetConnMaxIdleTime(30 * time.Second)
 	for _, s := range schema {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			db.Close()
