@@ -3,14 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/edatestbed/testbed/internal/loadgen"
+	"github.com/edatestbed/testbed/internal/compare"
 	"github.com/edatestbed/testbed/internal/run"
 )
 
@@ -25,7 +23,9 @@ and nothing times out, fails or is dropped. The search doubles the rate until
 a probe fails, then bisects.
 
   loadgen   the load generator against a trivial local HTTP target (answers
-            204 at once): the ceiling of this testbed on this machine
+            204 at once), and vegeta (github.com/tsenart/vegeta) against the
+            same target with the same rule: the ceiling of this testbed on
+            this machine, with a yardstick, and both p99s at a common rate
   systems   each architecture's POST /orders on the local runtime: the EDA's
             accept path (order + outbox row written, 202) and the monolith's
             whole synchronous order (200 with the terminal state)
@@ -46,12 +46,14 @@ shares its CPUs with the systems under test.
 	for _, w := range what {
 		switch w {
 		case "loadgen":
-			rate, err := benchLoadgen(ctx, *step)
+			r, err := compare.Run(ctx, *step)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "bench loadgen: %v\n", err)
 				return 1
 			}
-			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    trivial local HTTP target (204)\n", "loadgen", rate)
+			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    trivial local HTTP target (204); p99 %v at %.0f req/s (from the intended send time)\n", "loadgen", r.Ours, r.OursP99.Round(time.Microsecond), r.Rate)
+			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    same target, same rule; p99 %v at %.0f req/s (from the actual send time)\n", "vegeta", r.Vegeta, r.VegetaP99.Round(time.Microsecond), r.Rate)
+			fmt.Fprintf(e.stdout, "%-9s %10.2f         loadgen / vegeta\n", "ratio", r.Ours/r.Vegeta)
 		case "systems":
 			bin, err := os.Executable()
 			if err != nil {
@@ -72,19 +74,4 @@ shares its CPUs with the systems under test.
 		}
 	}
 	return 0
-}
-
-// benchLoadgen finds the load generator's ceiling against a target that
-// does no work.
-func benchLoadgen(ctx context.Context, step time.Duration) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	}), ReadHeaderTimeout: time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	return loadgen.MaxRate(ctx, loadgen.Target{URL: "http://" + ln.Addr().String() + "/"}, 1000, step)
 }

@@ -85,6 +85,21 @@ func MaxRate(ctx context.Context, t Target, start float64, step time.Duration) (
 		return sustained(res), nil
 	}
 
+	lo, err := Search(start, step, probe)
+	if err != nil {
+		return lo, err
+	}
+	if lo == 0 {
+		return 0, fmt.Errorf("max rate: %s: no rate sustained", t.URL)
+	}
+	return lo, nil
+}
+
+// Search finds the highest rate probe passes: it doubles from start until a
+// probe fails, then bisects until the bracket is within 2 % or a probe of
+// step would schedule too few requests to judge. It is MaxRate's search,
+// exported so other load generators can be measured the same way.
+func Search(start float64, step time.Duration, probe func(rate float64) (bool, error)) (float64, error) {
 	lo, hi := 0.0, 0.0
 	for rate := start; hi == 0; rate *= 2 {
 		if rate > rateCeiling {
@@ -114,9 +129,6 @@ func MaxRate(ctx context.Context, t Target, start float64, step time.Duration) (
 		} else {
 			hi = mid
 		}
-	}
-	if lo == 0 {
-		return 0, fmt.Errorf("max rate: %s: no rate sustained, lowest tried %.1f/s", t.URL, hi)
 	}
 	return lo, nil
 }
