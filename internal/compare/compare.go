@@ -95,7 +95,9 @@ func vegetaProbe(ctx context.Context, url string, rate float64, step time.Durati
 func oursP99(ctx context.Context, url string, rate float64, step time.Duration) (time.Duration, error) {
 	a, err := loadgen.New(loadgen.Config{
 		URL: url, Rate: rate, Warmup: step / 5, Duration: step, Timeout: step, MaxInFlight: 1024,
-		Next: func(seq uint64) loadgen.Request { return loadgen.Request{ID: strconv.FormatUint(seq, 10), Body: []byte("{}")} },
+		Next: func(seq uint64) loadgen.Request {
+			return loadgen.Request{ID: strconv.FormatUint(seq, 10), Body: []byte("{}")}
+		},
 	})
 	if err != nil {
 		return 0, err

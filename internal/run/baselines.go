@@ -127,13 +127,20 @@ func (p planner) monolithHA() (pl plan, err error) {
 		}
 	}
 	dsn := pgserver.DSN(pgAddr)
+	var rest []string
+	for _, b := range backends[1:] {
+		rest = append(rest, b.Name)
+	}
+	others := strings.Join(rest, ", ") + " goes on"
+	if len(rest) > 1 {
+		others = strings.Join(rest, ", ") + " go on"
+	}
 	return plan{
 		arch: arch, components: append(specs, lb), capabilities: caps, nodes: nodes, links: ls,
 		disks:    map[string][]string{},
 		orderURL: "http://" + lbAddr + "/orders", synchronous: true, pspAddr: pspAddr,
 		brokerLike: []string{"postgres"},
-		note: fmt.Sprintf("every replica holds every capability: the fault hits replica-1 only, the other %d of %d replicas go on serving through the load balancer",
-			haReplicas-1, haReplicas),
+		note:       "every replica holds every capability: the fault hits replica-1 only, " + others + " serving through the load balancer",
 		settle: func(ctx context.Context, dir string) error {
 			db, err := store.OpenPostgres(ctx, dsn, 2)
 			if err != nil {

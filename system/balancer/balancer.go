@@ -39,9 +39,9 @@ type Config struct {
 	// check or one failed request, and back after one passed check.
 	HealthInterval time.Duration `json:"health_interval"`
 	HealthTimeout  time.Duration `json:"health_timeout"`
-	// TryTimeout bounds one attempt of a request that may be retried, so a
-	// replica that hangs (its database link swallowing bytes) costs one
-	// try, not the client's whole timeout.
+	// TryTimeout bounds one try of a request that can still be retried on
+	// another replica, so a replica that hangs (its database link
+	// swallowing bytes) costs one try, not the client's whole timeout.
 	TryTimeout time.Duration    `json:"try_timeout"`
 	Telemetry  telemetry.Config `json:"telemetry"`
 }
@@ -58,6 +58,9 @@ type Balancer struct {
 
 	retries prometheus.Counter
 	up      *prometheus.GaugeVec
+	// active counts requests in flight; retrying, those on a second try
+	// or later.
+	active, retrying atomic.Int64
 }
 
 type backend struct {
@@ -135,18 +138,45 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), retryKey{}, retry)))
 }
 
+// The retry budget, as Envoy's: retries in flight may be at most this
+// share of the requests in flight, or this many. When every replica is
+// slow, retrying each slow request would add load to replicas already
+// behind, and the retried orders' replays poll for the first try's
+// outcome: retries must not grow with the trouble they answer.
+const (
+	retryShare = 0.2
+	minRetries = 3
+)
+
+// mayRetry reports whether the budget admits one more retry.
+func (b *Balancer) mayRetry() bool {
+	return b.retrying.Load() < max(minRetries, int64(retryShare*float64(b.active.Load())))
+}
+
 // RoundTrip sends the proxied request to the next healthy replica and, for
 // a retryable request that failed (no answer, or 502, 503, 504), to the
-// next one, each replica at most once.
+// next one, each replica at most once, while the retry budget allows.
 func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	b.active.Add(1)
+	defer b.active.Add(-1)
 	retry, _ := req.Context().Value(retryKey{}).(bool)
 	order := b.pick()
 	tries := 1
 	if retry {
 		tries = len(order)
 	}
+	retried := false
+	defer func() {
+		if retried {
+			b.retrying.Add(-1)
+		}
+	}()
 	var lastErr error
 	for i, be := range order[:tries] {
+		if i == 1 {
+			retried = true
+			b.retrying.Add(1)
+		}
 		out := req.Clone(req.Context())
 		if i > 0 && req.GetBody != nil {
 			body, err := req.GetBody()
@@ -156,13 +186,15 @@ func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Body = body
 		}
 		out.URL.Host, out.Host = be.Addr, be.Addr
+		last := i == tries-1 || !b.mayRetry()
 		cancel := context.CancelFunc(func() {})
-		if retry && b.cfg.TryTimeout > 0 {
+		// The last try has nothing to fall back on: it may take all the
+		// time the client gives it.
+		if !last && b.cfg.TryTimeout > 0 {
 			var ctx context.Context
 			ctx, cancel = context.WithTimeout(req.Context(), b.cfg.TryTimeout)
 			out = out.WithContext(ctx)
 		}
-		last := i == tries-1
 		resp, err := b.base.RoundTrip(out)
 		if err == nil && (last || !retry || !retryable(resp.StatusCode)) {
 			resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}

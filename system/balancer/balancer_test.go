@@ -230,3 +230,49 @@ func value(t *testing.T, c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+func TestLastTryIsNotCutShort(t *testing.T) {
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	slow := func(http.ResponseWriter) bool { time.Sleep(100 * time.Millisecond); return false }
+	a.answer = slow
+	lb, front := newBalancer(t, 20*time.Millisecond, a, b)
+	b.healthy.Store(false)
+	lb.Check(context.Background())
+	// a is the only replica in rotation: slower than a try, it still answers.
+	if code, name := post(t, front, `{}`); code != http.StatusOK || name != "a" {
+		t.Fatalf("answer %d from %q, want 200 from a, the only replica in rotation", code, name)
+	}
+}
+
+func TestRetryBudget(t *testing.T) {
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	lb, front := newBalancer(t, 0, a, b)
+	// Requests in flight, some of them retries already: the budget is a
+	// share of the first, at least minRetries.
+	for _, tt := range []struct {
+		active, retrying int64
+		may              bool
+	}{
+		{1, 0, true},
+		{1, minRetries - 1, true},
+		{1, minRetries, false},
+		{100, 19, true},
+		{100, 20, false},
+	} {
+		lb.active.Store(tt.active)
+		lb.retrying.Store(tt.retrying)
+		if got := lb.mayRetry(); got != tt.may {
+			t.Errorf("%d in flight, %d retrying: mayRetry = %v, want %v", tt.active, tt.retrying, got, tt.may)
+		}
+	}
+	lb.active.Store(0)
+	lb.retrying.Store(minRetries)
+	a.answer = func(w http.ResponseWriter) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	}
+	// The budget is spent: a's failure goes back to the client as it is.
+	if code, _ := post(t, front, `{}`); code != http.StatusServiceUnavailable || len(b.got()) != 0 {
+		t.Fatalf("answer %d, b saw %d requests; want a's 503 and no retry past the budget", code, len(b.got()))
+	}
+}

@@ -133,7 +133,13 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	if err := s.recover(ctx); err != nil {
 		return fmt.Errorf("recover interrupted orders: %w", err)
 	}
-	mux := component.Mux(reg, map[string]component.Check{"database": func(ctx context.Context) error { return db.PingContext(ctx) }})
+	mux := component.Mux(reg, map[string]component.Check{"database": func(ctx context.Context) error {
+		// A checker that gives up does not cut the ping short: that would
+		// cost the pool its connection (see Place).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stepTimeout)
+		defer cancel()
+		return db.PingContext(ctx)
+	}})
 	m := component.NewHTTPMetrics(reg)
 	mux.HandleFunc("POST /orders", m.Wrap("/orders", component.PlaceOrder(log, cat, http.StatusOK, func(ctx context.Context, o domain.PlaceOrder) (any, error) {
 		return s.Place(ctx, o)
@@ -211,12 +217,21 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 		s.log.InfoContext(ctx, "order placed", "order", o.ID, "state", o.State, "reason", o.Reason)
 	}()
 	o = Order{ID: req.ID, Customer: req.Customer, Items: req.Items, Amount: req.Amount(s.catalog), State: domain.Pending}
+	// The database work goes on when the client stops waiting, each step
+	// bounded by its own timeout. A query cancelled mid-flight costs the
+	// connection it ran on (the driver cannot tell where the protocol
+	// stands), so clients and a balancer giving up under load would empty
+	// a replica's pool just when it is busiest; and once the order is
+	// written it must reach a terminal state, or it would hold its stock
+	// until a restart.
+	waiting := ctx
+	ctx = context.WithoutCancel(ctx)
 	items, err := json.Marshal(req.Items)
 	if err != nil {
 		return o, fmt.Errorf("encode items: %w", err)
 	}
 	var existing *Order
-	err = store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = s.step(ctx, "record order", func(ctx context.Context, tx *sql.Tx) error {
 		now := time.Now().UnixNano()
 		res, err := tx.ExecContext(ctx, `INSERT INTO orders (id, customer, items, amount, state, owner, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING`,
 			o.ID, o.Customer, string(items), o.Amount, o.State, s.replica, now)
@@ -236,17 +251,21 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 		return o, err
 	}
 	if existing != nil {
-		return s.await(ctx, *existing), nil
+		return s.await(waiting, *existing), nil
 	}
-	// The order is written: carry it to a terminal state even when the
-	// client stops waiting, or it would hold its stock until a restart.
-	ctx = context.WithoutCancel(ctx)
 
 	err = s.step(ctx, "reserve stock", func(ctx context.Context, tx *sql.Tx) error {
-		if err := domain.Reserve(ctx, store.Stock{Tx: tx}, o.Items); err != nil {
+		prev := o
+		if err := setState(ctx, tx, &o, domain.Reserved, ""); err != nil {
 			return err
 		}
-		return setState(ctx, tx, &o, domain.Reserved, "")
+		// Stock rows last: on a shared database the other replicas wait
+		// for their locks, held from here to the commit.
+		if err := domain.Reserve(ctx, store.Stock{Tx: tx}, o.Items); err != nil {
+			o = prev
+			return err
+		}
+		return nil
 	})
 	if errors.Is(err, domain.ErrOutOfStock) {
 		return o, s.finish(ctx, &o, domain.Cancelled, domain.ReasonOutOfStock, nil)
@@ -273,18 +292,20 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 	return o, s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
 }
 
-// await polls a stored order until it is finished or ctx ends, and returns
-// what it last read.
-func (s *Server) await(ctx context.Context, o Order) Order {
-	t := time.NewTicker(20 * time.Millisecond)
+// await polls a stored order until it is finished or the client stops
+// waiting, and returns what it last read.
+func (s *Server) await(waiting context.Context, o Order) Order {
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for !o.State.Terminal() {
 		select {
-		case <-ctx.Done():
+		case <-waiting.Done():
 			return o
 		case <-t.C:
 		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(waiting), stepTimeout)
 		got, err := getOrder(ctx, s.db, o.ID)
+		cancel()
 		if err != nil {
 			return o
 		}
@@ -321,12 +342,18 @@ func (s *Server) charge(ctx context.Context, o Order) string {
 // side effect that goes with it in the same transaction.
 func (s *Server) finish(ctx context.Context, o *Order, state domain.State, reason string, with func(*sql.Tx) error) error {
 	err := s.step(ctx, "finish as "+string(state), func(ctx context.Context, tx *sql.Tx) error {
+		prev := *o
+		if err := setState(ctx, tx, o, state, reason); err != nil {
+			return err
+		}
+		// The side effect last, for the same reason as in reserving.
 		if with != nil {
 			if err := with(tx); err != nil {
+				*o = prev
 				return err
 			}
 		}
-		return setState(ctx, tx, o, state, reason)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("finish order as %s: %w", state, err)
