@@ -629,20 +629,27 @@ func spark(seconds []Second, from, to int, ratio float64) (state, fault string) 
 	return st.String(), ft.String()
 }
 
+// rows are the provenance lines every report shares.
+func (p Provenance) rows() [][]string {
+	return [][]string{
+		{"Testbed version", orDash(p.Version)},
+		{"Commit", orDash(p.Commit)},
+		{"Runtime", orDash(p.Runtime)},
+		{"Broker", orDash(p.Broker)},
+		{"Database", orDash(p.Database)},
+		{"Go", orDash(p.GoVersion)},
+		{"OS/arch", orDash(p.OS) + "/" + orDash(p.Arch)},
+		{"CPUs", strconv.Itoa(p.CPUs)},
+	}
+}
+
 func (r *builder) provenance() {
 	s, p := r.s, r.s.Provenance
 	r.heading(2, "Provenance")
 	t := table{head: []string{"Item", "Value"}}
 	add := func(k, v string) { t.rows = append(t.rows, []string{k, v}) }
 	add("Run", s.RunID)
-	add("Testbed version", orDash(p.Version))
-	add("Commit", orDash(p.Commit))
-	add("Runtime", orDash(p.Runtime))
-	add("Broker", orDash(p.Broker))
-	add("Database", orDash(p.Database))
-	add("Go", orDash(p.GoVersion))
-	add("OS/arch", orDash(p.OS)+"/"+orDash(p.Arch))
-	add("CPUs", strconv.Itoa(p.CPUs))
+	t.rows = append(t.rows, p.rows()...)
 	add("Scenario file", orDash(s.ScenarioFile))
 	add("Scenario sha256", orDash(s.ScenarioSHA))
 	add("Seed", strconv.FormatInt(s.Seed, 10))

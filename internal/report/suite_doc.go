@@ -308,14 +308,7 @@ func (r *suiteBuilder) provenance() {
 	t := table{head: []string{"Item", "Value"}}
 	add := func(k, v string) { t.rows = append(t.rows, []string{k, v}) }
 	add("Suite", s.SuiteID)
-	add("Testbed version", orDash(p.Version))
-	add("Commit", orDash(p.Commit))
-	add("Runtime", orDash(p.Runtime))
-	add("Broker", orDash(p.Broker))
-	add("Database", orDash(p.Database))
-	add("Go", orDash(p.GoVersion))
-	add("OS/arch", orDash(p.OS)+"/"+orDash(p.Arch))
-	add("CPUs", strconv.Itoa(p.CPUs))
+	t.rows = append(t.rows, p.rows()...)
 	add("Started", stamp(s.Started))
 	add("Ended", stamp(s.Ended))
 	if c := s.Capacity; c != nil {

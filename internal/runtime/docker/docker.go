@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -49,6 +48,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/edatestbed/testbed/internal/runtime/ready"
 )
 
 // Name of this runtime in reports.
@@ -405,32 +406,10 @@ func (r *Runtime) awaitHealthy(ctx context.Context, cc *ctr, st *start) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opt.Ready)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := hc.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
-			last = fmt.Errorf("health check answered %s", resp.Status)
-		} else {
-			last = err
-		}
-		select {
-		case <-st.exited:
-			return fmt.Errorf("exited before it was ready (%v)", st.err)
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy within %v at %s (%s on the host): %v", r.opt.Ready, cc.spec.Health, url, last)
-		case <-tick.C:
-		}
+	if err := ready.Await(ctx, url, r.opt.Ready, st.exited, func() error { return st.err }); err != nil {
+		return fmt.Errorf("%s (%s on the host): %w", cc.spec.Health, url, err)
 	}
+	return nil
 }
 
 // lookup returns a component and its current life.

@@ -10,13 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/edatestbed/testbed/internal/runtime/ready"
 )
 
 // Name of this runtime in reports.
@@ -114,32 +115,7 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 }
 
 func (r *Runtime) awaitHealthy(ctx context.Context, p *proc) error {
-	ctx, cancel := context.WithTimeout(ctx, r.ready)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.spec.Health, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
-			last = fmt.Errorf("health check answered %s", resp.Status)
-		} else {
-			last = err
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("exited before it was ready (%v)", p.err)
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy within %v: %v", r.ready, last)
-		case <-tick.C:
-		}
-	}
+	return ready.Await(ctx, p.spec.Health, r.ready, p.exited, func() error { return p.err })
 }
 
 // Kill sends SIGKILL to the component's process group, as a crash would,
