@@ -47,8 +47,12 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 	if res.Ours, err = loadgen.MaxRate(ctx, loadgen.Target{URL: url}, 1000, step); err != nil {
 		return res, fmt.Errorf("our load generator: %w", err)
 	}
+	// Like ours, vegeta keeps one client, so every probe starts on warm
+	// connections and no probe leaves its idle ones behind.
+	hc := &http.Client{Timeout: step, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024}}
+	defer hc.CloseIdleConnections()
 	if res.Vegeta, err = loadgen.Search(1000, step, func(rate float64) (bool, error) {
-		ok, _, err := vegetaProbe(ctx, url, rate, step)
+		ok, _, err := vegetaProbe(ctx, hc, url, rate, step)
 		return ok, err
 	}); err != nil {
 		return res, fmt.Errorf("vegeta: %w", err)
@@ -57,7 +61,7 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 	if res.OursP99, err = oursP99(ctx, url, res.Rate, step); err != nil {
 		return res, err
 	}
-	if _, res.VegetaP99, err = vegetaProbe(ctx, url, res.Rate, step); err != nil {
+	if _, res.VegetaP99, err = vegetaProbe(ctx, hc, url, res.Rate, step); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -65,11 +69,11 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 
 // vegetaProbe attacks url at rate for step and judges it by the rule of
 // loadgen.MaxRate, counting answers by arrival within the step.
-func vegetaProbe(ctx context.Context, url string, rate float64, step time.Duration) (bool, time.Duration, error) {
+func vegetaProbe(ctx context.Context, hc *http.Client, url string, rate float64, step time.Duration) (bool, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return false, 0, err
 	}
-	a := vegeta.NewAttacker(vegeta.Timeout(step), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true))
+	a := vegeta.NewAttacker(vegeta.Client(hc), vegeta.MaxWorkers(1024))
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: url, Body: []byte("{}"),
 		Header: http.Header{"Content-Type": {"application/json"}}})
 	pacer := vegeta.ConstantPacer{Freq: int(rate), Per: time.Second}
