@@ -106,7 +106,9 @@ func Directions() []string { return []string{DirectionBoth, DirectionOneWay} }
 func Disks() []string { return []string{DiskKept, DiskLost} }
 
 // Peers returns the allowed values of faults[].peers.
-func Peers() []string { return []string{PeerBroker, PeerPSP} }
+// A single broker node is named broker-1, broker-2 or broker-3, to split a
+// service from some nodes of the cluster and not others.
+func Peers() []string { return []string{PeerBroker, PeerPSP, "broker-1", "broker-2", "broker-3"} }
 
 // ArchitectureNames returns the allowed values of architectures.
 func ArchitectureNames() []string {
@@ -251,10 +253,10 @@ var faultFields = map[string]map[string]func(*Fault){
 	FaultNetworkPartition: {
 		"mode":      func(f *Fault) { f.Mode = ModeBlackhole },
 		"direction": func(f *Fault) { f.Direction = DirectionBoth },
-		"peers":     func(f *Fault) { f.Peers = Peers() },
+		"peers":     func(f *Fault) { f.Peers = []string{PeerBroker, PeerPSP} },
 	},
 	FaultLatency: {
-		"peers":     func(f *Fault) { f.Peers = Peers() },
+		"peers":     func(f *Fault) { f.Peers = []string{PeerBroker, PeerPSP} },
 		"delay":     nil, // required
 		"jitter":    nil,
 		"bandwidth": nil,

@@ -226,6 +226,8 @@ func peerFilter(peers, brokerLike []string) func(string) bool {
 				return true
 			case p == scenarios.PeerPSP && end == pspComponent:
 				return true
+			case p == end: // one broker node, e.g. broker-2
+				return true
 			}
 		}
 		return false
