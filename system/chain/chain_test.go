@@ -25,6 +25,8 @@ type rig struct {
 	svc     map[string]*service
 	down    map[string]*atomic.Bool
 	cat     *domain.Catalog
+	// customer places the orders; deliverable unless a test says otherwise.
+	customer string
 }
 
 // catalogue: two SKUs of 5 units.
@@ -33,7 +35,7 @@ var catalogue = domain.CatalogConfig{Seed: 1, SKUs: 2, StockMin: 5, StockMax: 5,
 func newRig(t *testing.T, declineRate float64) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{t: t, svc: map[string]*service{}, down: map[string]*atomic.Bool{}}
+	r := &rig{t: t, svc: map[string]*service{}, down: map[string]*atomic.Bool{}, customer: "c"}
 	r.psp = psp.NewServer(psp.Config{Seed: 1, DeclineRate: declineRate})
 	pspSrv := httptest.NewServer(r.gate(&r.pspDown, r.psp.Handler()))
 	t.Cleanup(pspSrv.Close)
@@ -90,7 +92,7 @@ func (r *rig) gate(down *atomic.Bool, h http.Handler) http.Handler {
 }
 
 func (r *rig) order(id string, qty int) domain.PlaceOrder {
-	return domain.PlaceOrder{ID: id, Customer: "c", Items: []domain.Item{{SKU: r.cat.Products()[0].SKU, Quantity: qty}}}
+	return domain.PlaceOrder{ID: id, Customer: r.customer, Items: []domain.Item{{SKU: r.cat.Products()[0].SKU, Quantity: qty}}}
 }
 
 func (r *rig) place(id string, qty int) (OrderAnswer, error) {
@@ -125,14 +127,20 @@ func TestChainShipsOrCancelsWithCompensation(t *testing.T) {
 		reason  string
 		stock   int // units on hand after the order, of 10
 		reached []string
+		// customer "" is a deliverable one.
+		customer string
 	}{
-		{"shipped", 0, 2, domain.Shipped, "", 8, []string{Inventory, Payment, Shipping}},
-		{"out of stock", 0, 9, domain.Cancelled, domain.ReasonOutOfStock, 10, []string{Inventory}},
-		{"declined: stock released", 1, 2, domain.Cancelled, domain.ReasonPaymentDeclined, 10, []string{Inventory, Payment}},
+		{"shipped", 0, 2, domain.Shipped, "", 8, []string{Inventory, Payment, Shipping}, ""},
+		{"out of stock", 0, 9, domain.Cancelled, domain.ReasonOutOfStock, 10, []string{Inventory}, ""},
+		{"declined: stock released", 1, 2, domain.Cancelled, domain.ReasonPaymentDeclined, 10, []string{Inventory, Payment}, ""},
+		{"undeliverable: refunded and released", 0, 2, domain.Cancelled, domain.ReasonUndeliverable, 10, []string{Inventory, Payment, Shipping}, "cust-00013"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, tt.decline)
+			if tt.customer != "" {
+				r.customer = tt.customer
+			}
 			o, err := r.place("o-1", tt.qty)
 			if err != nil || o.State != tt.state || o.Reason != tt.reason {
 				t.Fatalf("order = %+v, %v; want %s (%s)", o, err, tt.state, tt.reason)

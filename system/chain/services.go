@@ -310,6 +310,10 @@ func (s *service) shipping() {
 	p := paths[Shipping]
 	s.endpoint(p[0], func(ctx context.Context, req Request) (Outcome, error) {
 		decided, err := s.begin(ctx, req.OrderID, func(tx *sql.Tx) (*Outcome, error) {
+			if !domain.Deliverable(req.Customer) {
+				// The callers compensate: payment refunds, inventory releases.
+				return &Outcome{OrderID: req.OrderID, State: domain.Cancelled, Reason: domain.ReasonUndeliverable}, nil
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO shipments (order_id, tracking) VALUES ($1, $2) ON CONFLICT DO NOTHING`, req.OrderID, domain.Tracking(req.OrderID)); err != nil {
 				return nil, fmt.Errorf("ship %s: %w", req.OrderID, err)
 			}

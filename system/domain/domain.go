@@ -7,6 +7,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Item is one line of an order.
@@ -48,6 +49,10 @@ const (
 	// ReasonInterrupted: a crash cut the order off before it finished and
 	// recovery could not complete it.
 	ReasonInterrupted = "interrupted"
+	// ReasonUndeliverable: the carrier cannot serve the customer's address,
+	// found only when shipping: the order is cancelled after it was paid,
+	// so the payment is refunded and the stock released.
+	ReasonUndeliverable = "undeliverable"
 	// ReasonUnavailable: a service the order needs could not be reached, so
 	// the order was given up before it could finish.
 	ReasonUnavailable = "service_unavailable"
@@ -60,6 +65,12 @@ const (
 func SystemFault(reason string) bool {
 	return reason == ReasonPaymentUnavailable || reason == ReasonInterrupted || reason == ReasonUnavailable
 }
+
+// Deliverable reports whether the carrier serves a customer. One customer in
+// a hundred cannot be delivered to (ids ending in 13), so every run
+// exercises the saga's longest compensation: refund, then release, after a
+// successful payment.
+func Deliverable(customer string) bool { return !strings.HasSuffix(customer, "13") }
 
 // Tracking is the shipment's tracking number; derived from the order so a
 // shipment recorded twice is recorded identically.

@@ -179,19 +179,29 @@ func TestOrdersFlowThroughTheSaga(t *testing.T) {
 
 	// The read model converges on the terminal states.
 	for id, tm := range got {
+		s.awaitView(id, tm.State)
+	}
+}
+
+// awaitView polls order-view until it shows the order in state.
+func (s *system) awaitView(id string, state domain.State) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		var v View
-		for {
-			resp, err := http.Get(fmt.Sprintf("http://%s/orders/%s", s.addrs[OrderView], id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			if err == nil && v.State == tm.State {
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // polling an eventually consistent read model
+		resp, err := http.Get(fmt.Sprintf("http://%s/orders/%s", s.addrs[OrderView], id))
+		if err != nil {
+			s.t.Fatal(err)
 		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err == nil && v.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("order-view shows %s as %q, not %s, after 30 s", id, v.State, state)
+		}
+		time.Sleep(20 * time.Millisecond) // polling an eventually consistent read model
 	}
 }
 
@@ -301,8 +311,13 @@ func TestReplayRebuildsTheReadModel(t *testing.T) {
 		ids = append(ids, o.ID)
 		s.place(o)
 	}
-	s.awaitTerminal(ids, 30*time.Second)
-	// Stop order-view so its database is final, then rebuild from the log.
+	terminals := s.awaitTerminal(ids, 30*time.Second)
+	// The testbed's watcher may see a terminal event before order-view has
+	// applied it: wait for the view, stop order-view so its database is
+	// final, then rebuild from the log.
+	for id, tm := range terminals {
+		s.awaitView(id, tm.State)
+	}
 	s.stops[OrderView]()
 	ctx := context.Background()
 	live, err := store.Open(ctx, filepath.Join(s.dir, OrderView+".db"))
@@ -334,5 +349,30 @@ func TestReplayRebuildsTheReadModel(t *testing.T) {
 		if got[id] != v {
 			t.Fatalf("order %s: rebuilt %+v, live %+v", id, got[id], v)
 		}
+	}
+}
+
+func TestUndeliverableOrderIsRefundedAndReleased(t *testing.T) {
+	s := startSystem(t, 0)
+	cat, err := domain.NewCatalog(s.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cat.Order("u-", 1)
+	o.Customer = "cust-00013"
+	if domain.Deliverable(o.Customer) {
+		t.Fatal("test customer is deliverable")
+	}
+	s.place(o)
+	got := s.awaitTerminal([]string{o.ID}, 30*time.Second)
+	if tm := got[o.ID]; tm.State != domain.Cancelled || tm.Reason != domain.ReasonUndeliverable {
+		t.Fatalf("undeliverable order ended %s/%s; want cancelled/undeliverable", tm.State, tm.Reason)
+	}
+	ledger, err := psp.NewClient(s.pspURL, nil).Ledger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ledger) != 1 || !ledger[0].Approved || !ledger[0].Refunded {
+		t.Fatalf("ledger = %+v; want the order charged, then refunded", ledger)
 	}
 }

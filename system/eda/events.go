@@ -54,7 +54,7 @@ func Consumers(topic string) []string {
 		TopicOrders:    {Inventory, OrderView},
 		TopicInventory: {OrderAPI, Payment, OrderView},
 		TopicPayments:  {Inventory, Shipping, OrderView},
-		TopicShipping:  {OrderAPI, OrderView},
+		TopicShipping:  {OrderAPI, Payment, OrderView},
 	}[topic]
 }
 
@@ -67,7 +67,9 @@ const (
 	StockReleased    = "StockReleased"
 	PaymentSucceeded = "PaymentSucceeded"
 	PaymentFailed    = "PaymentFailed"
+	PaymentRefunded  = "PaymentRefunded"
 	OrderShipped     = "OrderShipped"
+	ShippingFailed   = "ShippingFailed"
 )
 
 var topicOf = map[string]string{
@@ -78,7 +80,9 @@ var topicOf = map[string]string{
 	StockReleased:    TopicInventory,
 	PaymentSucceeded: TopicPayments,
 	PaymentFailed:    TopicPayments,
+	PaymentRefunded:  TopicPayments,
 	OrderShipped:     TopicShipping,
+	ShippingFailed:   TopicShipping,
 }
 
 // Event is the one envelope every message carries. Fields an event type does

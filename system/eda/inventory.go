@@ -50,31 +50,36 @@ func (s *service) inventory() {
 			return []Event{out}, nil
 		})
 	})
-	s.on(PaymentFailed, func(ctx context.Context, e Event, commit commitFunc) error {
-		return commit(func(tx *sql.Tx) ([]Event, error) {
-			var raw []byte
-			var released bool
-			err := tx.QueryRowContext(ctx, `SELECT items, released FROM reservations WHERE order_id = ?`, e.OrderID).Scan(&raw, &released)
-			if errors.Is(err, sql.ErrNoRows) || released {
-				s.log.Warn("payment failed for an order without a held reservation", "order", e.OrderID)
-				return nil, nil
-			}
-			if err != nil {
-				return nil, fmt.Errorf("read reservation of %s: %w", e.OrderID, err)
-			}
-			var items []domain.Item
-			if err := json.Unmarshal(raw, &items); err != nil {
-				return nil, fmt.Errorf("decode reservation of %s: %w", e.OrderID, err)
-			}
-			if err := domain.Release(ctx, store.Stock{Tx: tx}, items); err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE reservations SET released = 1 WHERE order_id = ?`, e.OrderID); err != nil {
-				return nil, fmt.Errorf("mark reservation of %s released: %w", e.OrderID, err)
-			}
-			out := NewEvent(StockReleased, e.OrderID)
-			out.Items, out.Reason = items, e.Reason
-			return []Event{out}, nil
-		})
+	s.on(PaymentFailed, s.release)
+	s.on(PaymentRefunded, s.release)
+}
+
+// release puts back the stock of an order whose payment failed or was
+// refunded: the compensating step of the saga.
+func (s *service) release(ctx context.Context, e Event, commit commitFunc) error {
+	return commit(func(tx *sql.Tx) ([]Event, error) {
+		var raw []byte
+		var released bool
+		err := tx.QueryRowContext(ctx, `SELECT items, released FROM reservations WHERE order_id = ?`, e.OrderID).Scan(&raw, &released)
+		if errors.Is(err, sql.ErrNoRows) || released {
+			s.log.Warn("release of an order without a held reservation", "order", e.OrderID, "event", e.Type)
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read reservation of %s: %w", e.OrderID, err)
+		}
+		var items []domain.Item
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, fmt.Errorf("decode reservation of %s: %w", e.OrderID, err)
+		}
+		if err := domain.Release(ctx, store.Stock{Tx: tx}, items); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE reservations SET released = 1 WHERE order_id = ?`, e.OrderID); err != nil {
+			return nil, fmt.Errorf("mark reservation of %s released: %w", e.OrderID, err)
+		}
+		out := NewEvent(StockReleased, e.OrderID)
+		out.Items, out.Reason = items, e.Reason
+		return []Event{out}, nil
 	})
 }

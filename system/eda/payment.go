@@ -14,7 +14,8 @@ const paymentSchema = `CREATE TABLE IF NOT EXISTS payments (
 	order_id TEXT PRIMARY KEY,
 	amount INTEGER NOT NULL,
 	approved INTEGER NOT NULL,
-	reason TEXT NOT NULL DEFAULT ''
+	reason TEXT NOT NULL DEFAULT '',
+	refunded INTEGER NOT NULL DEFAULT 0
 )`
 
 // payment charges reserved orders through the PSP, behind a circuit
@@ -49,7 +50,28 @@ func (s *service) payment() {
 				return []Event{out}, nil
 			}
 			out := NewEvent(PaymentSucceeded, e.OrderID)
-			out.Amount = e.Amount
+			out.Customer, out.Amount = e.Customer, e.Amount
+			return []Event{out}, nil
+		})
+	})
+	// Compensation: an order that could not be shipped gets its money back
+	// before its stock is released.
+	s.on(ShippingFailed, func(ctx context.Context, e Event, commit commitFunc) error {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.PSPTimeout)
+		_, err := s.psp.Refund(cctx, e.OrderID)
+		cancel()
+		switch {
+		case errors.Is(err, psp.ErrUnavailable):
+			return transient(fmt.Errorf("refund %s: %w", e.OrderID, err))
+		case err != nil && !errors.Is(err, psp.ErrNoCharge):
+			return err
+		}
+		return commit(func(tx *sql.Tx) ([]Event, error) {
+			if _, err := tx.ExecContext(ctx, `UPDATE payments SET refunded = 1 WHERE order_id = ?`, e.OrderID); err != nil {
+				return nil, fmt.Errorf("record refund of %s: %w", e.OrderID, err)
+			}
+			out := NewEvent(PaymentRefunded, e.OrderID)
+			out.Reason = e.Reason
 			return []Event{out}, nil
 		})
 	})

@@ -289,6 +289,15 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 	if err := s.step(ctx, "record payment", func(ctx context.Context, tx *sql.Tx) error { return setState(ctx, tx, &o, domain.Paid, "") }); err != nil {
 		return o, fmt.Errorf("record payment: %w", err)
 	}
+	if !domain.Deliverable(o.Customer) {
+		// Paid, but the carrier cannot deliver: refund and release.
+		return o, s.finish(ctx, &o, domain.Cancelled, domain.ReasonUndeliverable, func(tx *sql.Tx) error {
+			if err := psp.QueueRefund(ctx, tx, o.ID); err != nil {
+				return err
+			}
+			return domain.Release(ctx, store.Stock{Tx: tx}, o.Items)
+		})
+	}
 	return o, s.finish(ctx, &o, domain.Shipped, "", func(tx *sql.Tx) error { return ship(ctx, tx, o.ID) })
 }
 

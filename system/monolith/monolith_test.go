@@ -146,3 +146,20 @@ func TestClientGivingUpDoesNotStrandTheOrder(t *testing.T) {
 		t.Fatalf("order after the client left = %+v, %v; want a terminal state", o, err)
 	}
 }
+
+func TestUndeliverableOrderIsRefundedAndReleased(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, 0, t.TempDir())
+	sku := s.catalog.Products()[0].SKU
+	o, err := s.Place(ctx, domain.PlaceOrder{ID: "u", Customer: "cust-00013", Items: []domain.Item{{SKU: sku, Quantity: 2}}})
+	if err != nil || o.State != domain.Cancelled || o.Reason != domain.ReasonUndeliverable {
+		t.Fatalf("order = %+v, %v; want cancelled, undeliverable", o, err)
+	}
+	if n, _ := store.TotalStock(ctx, s.db); n != 6 {
+		t.Fatalf("stock = %d, want all 6 back", n)
+	}
+	var owed int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds WHERE order_id = 'u'`).Scan(&owed); err != nil || owed != 1 {
+		t.Fatalf("refunds owed for u = %d, %v; want 1", owed, err)
+	}
+}
