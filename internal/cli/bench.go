@@ -14,7 +14,7 @@ import (
 
 func benchCmd(e env, args []string) int {
 	fs := flags(e, "bench", `
-Usage: testbed bench [--step 3s] [loadgen|systems ...]
+Usage: testbed bench [--step 3s] [loadgen|systems|overhead ...]
 
 Measures the highest rate each part sustains, so you know whether a run's
 numbers describe the architectures or the harness. A rate is sustained when,
@@ -30,8 +30,13 @@ a probe fails, then bisects.
             accept path (order + outbox row written, 202) and the monolith's
             whole synchronous order (200 with the terminal state)
 
-With no argument, both. Figures depend on the machine; the load generator
-shares its CPUs with the systems under test.
+  overhead  systems twice: as every run has them (a toxiproxy proxy on
+            every link, spans for every order, info logs) and bare (direct
+            connections, no spans, warnings only); the ratio is what the
+            harness costs
+
+With no argument, loadgen and systems. Figures depend on the machine; the
+load generator shares its CPUs with the systems under test.
 `)
 	step := fs.Duration("step", 3*time.Second, "how long each probe holds its rate")
 	if code, stop := parse(fs, args); stop {
@@ -68,8 +73,23 @@ shares its CPUs with the systems under test.
 				fmt.Fprintf(e.stderr, "bench systems: %v\n", err)
 				return 1
 			}
+		case "overhead":
+			bin, err := os.Executable()
+			if err != nil {
+				fmt.Fprintf(e.stderr, "bench overhead: find the testbed binary: %v\n", err)
+				return 1
+			}
+			pairs, err := run.BenchOverhead(ctx, bin, *step, e.stderr)
+			for _, p := range pairs {
+				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s with proxies and tracing, %.0f without: %.0f %%\n",
+					p[0].Arch, p[0].Rate, p[1].Rate, 100*p[0].Rate/max(p[1].Rate, 1))
+			}
+			if err != nil {
+				fmt.Fprintf(e.stderr, "bench overhead: %v\n", err)
+				return 1
+			}
 		default:
-			fmt.Fprintf(e.stderr, "bench: unknown target %q; allowed: loadgen, systems\n", w)
+			fmt.Fprintf(e.stderr, "bench: unknown target %q; allowed: loadgen, systems, overhead\n", w)
 			return 2
 		}
 	}

@@ -35,6 +35,9 @@ type Link struct {
 // Set is the links of one architecture.
 type Set struct {
 	srv *toxiproxy.ApiServer
+	// direct sets hand out the target itself: no proxy, no faults, for
+	// measuring what the proxies cost.
+	direct bool
 
 	mu    sync.Mutex
 	links map[string]*Link
@@ -50,10 +53,26 @@ func NewSet() *Set {
 	}
 }
 
+// NewDirectSet returns a set whose links are direct connections: Add gives
+// the target's own address and every fault on a link fails. It measures
+// what the proxies cost.
+func NewDirectSet() *Set {
+	s := NewSet()
+	s.direct = true
+	return s
+}
+
 // Add starts a proxy on host (port picked free) forwarding to target and
 // returns the link; from and to name the components at its ends.
 func (s *Set) Add(from, to, host, target string) (*Link, error) {
 	name := from + "->" + to
+	if s.direct {
+		l := &Link{Name: name, From: from, To: to, Listen: target, Target: target}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.links[name] = l
+		return l, nil
+	}
 	p := toxiproxy.NewProxy(s.srv, name, host+":0", target)
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("start link %s: %w", name, err)
@@ -199,6 +218,9 @@ func (s *Set) take(name, fault string) (*Link, error) {
 	if !ok {
 		return nil, fmt.Errorf("fault on link %s: no such link", name)
 	}
+	if l.proxy == nil {
+		return nil, fmt.Errorf("fault on link %s: the link is direct (no proxy), so it cannot be faulted", name)
+	}
 	if cur := s.state[name]; cur != "" {
 		return nil, fmt.Errorf("fault on link %s: already %s", name, cur)
 	}
@@ -234,6 +256,8 @@ func (s *Set) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.links {
-		l.proxy.Stop()
+		if l.proxy != nil {
+			l.proxy.Stop()
+		}
 	}
 }

@@ -169,3 +169,25 @@ func TestSelect(t *testing.T) {
 		t.Fatalf("broker-1's links to inventory = %v", got)
 	}
 }
+
+func TestDirectSetHandsOutTheTarget(t *testing.T) {
+	s := NewDirectSet()
+	defer s.Close()
+	target := echo(t)
+	l, err := s.Add("payment", "psp", "127.0.0.1", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Listen != target {
+		t.Fatalf("direct link listens on %s, want the target %s", l.Listen, target)
+	}
+	if err := roundTrip(dial(t, l), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Cut(l.Name, Reject, Both); err == nil {
+		t.Fatal("a direct link accepted a fault")
+	}
+	if err := s.Heal(context.Background(), l.Name); err != nil {
+		t.Fatalf("healing a direct link: %v", err)
+	}
+}

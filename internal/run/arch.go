@@ -89,10 +89,20 @@ type planner struct {
 	otlp string
 	// breaks are guarantees EDA components give up, for checker tests.
 	breaks map[string]string
+	// bare runs without proxies on the links and without tracing, to
+	// measure what they cost; no link fault can be injected then.
+	bare bool
 }
 
 func (p planner) telemetry(arch string) telemetry.Config {
-	return telemetry.Config{Arch: arch, OTLPEndpoint: p.otlp}
+	return telemetry.Config{Arch: arch, OTLPEndpoint: p.otlp, Off: p.bare}
+}
+
+func (p planner) newLinks() *links.Set {
+	if p.bare {
+		return links.NewDirectSet()
+	}
+	return links.NewSet()
 }
 
 func (p planner) catalog() domain.CatalogConfig {
@@ -148,7 +158,7 @@ func sqliteFiles(path string) []string { return []string{path, path + "-wal", pa
 
 func (p planner) monolith() (pl plan, err error) {
 	const arch = scenarios.ArchitectureMonolith
-	ls := links.NewSet()
+	ls := p.newLinks()
 	defer func() {
 		if err != nil {
 			ls.Close()
@@ -196,7 +206,7 @@ var edaNodes = map[string][]string{
 
 func (p planner) eda() (pl plan, err error) {
 	const arch = scenarios.ArchitectureEDA
-	ls := links.NewSet()
+	ls := p.newLinks()
 	defer func() {
 		if err != nil {
 			ls.Close()

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edatestbed/testbed/internal/links"
 	"github.com/edatestbed/testbed/internal/pgserver"
 	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
@@ -48,7 +47,7 @@ func (p planner) monolithHA() (pl plan, err error) {
 	if err != nil {
 		return plan{}, err
 	}
-	ls := links.NewSet()
+	ls := p.newLinks()
 	defer func() {
 		if err != nil {
 			ls.Close()
@@ -184,7 +183,7 @@ const (
 // through a link.
 func (p planner) syncServices() (pl plan, err error) {
 	const arch = scenarios.ArchitectureSyncServices
-	ls := links.NewSet()
+	ls := p.newLinks()
 	defer func() {
 		if err != nil {
 			ls.Close()

@@ -36,6 +36,30 @@ type Capacity struct {
 // EDA the accept path (order and outbox row written, 202), for the
 // monolith the whole synchronous order.
 func BenchSystems(ctx context.Context, bin string, step time.Duration, progress io.Writer) ([]Capacity, error) {
+	return benchSystems(ctx, bin, step, false, progress)
+}
+
+// BenchOverhead measures each architecture's accept path twice, with link
+// proxies and tracing (as every run has them) and without, so the
+// harness's cost is a figure: the first result of each pair is full, the
+// second bare.
+func BenchOverhead(ctx context.Context, bin string, step time.Duration, progress io.Writer) ([][2]Capacity, error) {
+	full, err := benchSystems(ctx, bin, step, false, progress)
+	if err != nil {
+		return nil, err
+	}
+	bare, err := benchSystems(ctx, bin, step, true, progress)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]Capacity, len(full))
+	for i := range full {
+		out[i] = [2]Capacity{full[i], bare[i]}
+	}
+	return out, nil
+}
+
+func benchSystems(ctx context.Context, bin string, step time.Duration, bare bool, progress io.Writer) ([]Capacity, error) {
 	sc, err := scenarios.Parse("bench", []byte(benchScenario))
 	if err != nil {
 		return nil, fmt.Errorf("bench scenario: %w", err)
@@ -53,7 +77,7 @@ func BenchSystems(ctx context.Context, bin string, step time.Duration, progress 
 	for _, name := range sc.Architectures {
 		one := *sc
 		one.Architectures = []string{name}
-		c, err := benchOne(ctx, bin, &one, dir, cat, step, progress)
+		c, err := benchOne(ctx, bin, &one, dir, cat, step, bare, progress)
 		if err != nil {
 			return out, err
 		}
@@ -62,10 +86,16 @@ func BenchSystems(ctx context.Context, bin string, step time.Duration, progress 
 	return out, nil
 }
 
-func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, progress io.Writer) (Capacity, error) {
+func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, bare bool, progress io.Writer) (Capacity, error) {
 	rt := local.New(bin, 30*time.Second, nil)
 	defer rt.Close(5 * time.Second)
-	archs, err := start(ctx, rt, sc, dir, "", progress)
+	begin := start
+	if bare {
+		begin = func(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, _ string, progress io.Writer) ([]*archRun, error) {
+			return startBare(ctx, rt, sc, dir, progress)
+		}
+	}
+	archs, err := begin(ctx, rt, sc, dir, "", progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.links.Close()

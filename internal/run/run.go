@@ -363,12 +363,24 @@ func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, 
 	return startBroken(ctx, rt, sc, dir, otlp, nil, progress)
 }
 
+// startBare is start without link proxies and without tracing, for
+// measuring their cost.
+func startBare(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
+	return startWith(ctx, rt, sc, dir, planner{bare: true}, progress)
+}
+
 // startBroken is start with guarantees broken on purpose (component ->
 // eda.Break*), for the tests that prove the checkers can fail.
 func startBroken(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, breaks map[string]string, progress io.Writer) ([]*archRun, error) {
+	return startWith(ctx, rt, sc, dir, planner{otlp: otlp, breaks: breaks}, progress)
+}
+
+// startWith lays out every architecture with the options of base.
+func startWith(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, base planner, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
 	for i, name := range sc.Architectures {
-		p := planner{dir: dir, host: local.LoopbackHost(2 + i), sc: sc, otlp: otlp, breaks: breaks}
+		p := base
+		p.dir, p.host, p.sc = dir, local.LoopbackHost(2+i), sc
 		var pl plan
 		var err error
 		switch name {

@@ -34,6 +34,9 @@ type Config struct {
 	Arch string `json:"arch"`
 	// LogLevel is debug, info, warn or error; empty means info.
 	LogLevel string `json:"log_level,omitempty"`
+	// Off makes no spans and logs warnings and errors only: the baseline
+	// the cost of telemetry is measured against.
+	Off bool `json:"off,omitempty"`
 }
 
 // Attribute keys every span and log line of the testbed uses.
@@ -57,6 +60,10 @@ type Telemetry struct {
 // New builds the telemetry of component, logging JSON to w.
 func New(ctx context.Context, cfg Config, component string, w io.Writer) (*Telemetry, error) {
 	level := slog.LevelInfo
+	if cfg.Off {
+		log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", component, "arch", cfg.Arch)
+		return Nop(log), nil
+	}
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 			return nil, fmt.Errorf("telemetry: log level %q: want debug, info, warn or error", cfg.LogLevel)
