@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edatestbed/testbed/internal/broker"
+	"github.com/edatestbed/testbed/internal/links"
 )
 
 type fakeSignals struct{ got []syscall.Signal }
@@ -57,7 +58,7 @@ func (f *fakeLinks) add(op string) error {
 func (f *fakeLinks) Cut(name, mode, dir string) error {
 	return f.add("cut " + name + " " + mode + " " + dir)
 }
-func (f *fakeLinks) Slow(name string, l, j, k int64) error {
+func (f *fakeLinks) Slow(name string, _ links.Degrade) error {
 	return f.add("slow " + name)
 }
 func (f *fakeLinks) Heal(_ context.Context, name string) error { return f.add("heal " + name) }
@@ -72,7 +73,7 @@ func TestPartitionAndLatency(t *testing.T) {
 	if err := p.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	lat := NewLatency(l, []string{"payment->psp"}, 100, 10, 0)
+	lat := NewLatency(l, []string{"payment->psp"}, links.Degrade{LatencyMs: 100, JitterMs: 10})
 	if err := lat.Inject(ctx); err != nil {
 		t.Fatal(err)
 	}

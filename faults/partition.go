@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/edatestbed/testbed/internal/links"
 )
 
 // Direction of a cut on one link.
@@ -17,7 +19,7 @@ const (
 // Links is what partition and latency faults need of the runtime's links.
 type Links interface {
 	Cut(name, mode, direction string) error
-	Slow(name string, latencyMs, jitterMs, kibps int64) error
+	Slow(name string, d links.Degrade) error
 	Heal(ctx context.Context, name string) error
 }
 
@@ -71,26 +73,26 @@ func (p *Partition) Describe() string {
 
 // Latency slows a set of links down.
 type Latency struct {
-	links                    Links
-	names                    []string
-	delayMs, jitterMs, kibps int64
+	links Links
+	names []string
+	d     links.Degrade
 }
 
 // NewLatency returns a latency fault on the named links.
-func NewLatency(l Links, names []string, delayMs, jitterMs, kibps int64) *Latency {
-	return &Latency{links: l, names: names, delayMs: delayMs, jitterMs: jitterMs, kibps: kibps}
+func NewLatency(l Links, names []string, d links.Degrade) *Latency {
+	return &Latency{links: l, names: names, d: d}
 }
 
-// Inject adds the delay to every link.
+// Inject degrades every link.
 func (f *Latency) Inject(context.Context) error {
 	var errs []error
 	for _, n := range f.names {
-		errs = append(errs, f.links.Slow(n, f.delayMs, f.jitterMs, f.kibps))
+		errs = append(errs, f.links.Slow(n, f.d))
 	}
 	return errors.Join(errs...)
 }
 
-// Heal removes it.
+// Heal restores them.
 func (f *Latency) Heal(ctx context.Context) error {
 	var cuts []LinkCut
 	for _, n := range f.names {
@@ -101,9 +103,12 @@ func (f *Latency) Heal(ctx context.Context) error {
 
 // Describe says how much and where.
 func (f *Latency) Describe() string {
-	d := fmt.Sprintf("+%d ms (jitter %d ms)", f.delayMs, f.jitterMs)
-	if f.kibps > 0 {
-		d += fmt.Sprintf(", %d KiB/s", f.kibps)
+	d := fmt.Sprintf("+%d ms (jitter %d ms)", f.d.LatencyMs, f.d.JitterMs)
+	if f.d.KiBps > 0 {
+		d += fmt.Sprintf(", %d KiB/s", f.d.KiBps)
+	}
+	if f.d.Loss > 0 {
+		d += fmt.Sprintf(", %g %% of connections silent", 100*f.d.Loss)
 	}
 	return d + " on " + strings.Join(f.names, ", ")
 }

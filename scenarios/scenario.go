@@ -234,6 +234,10 @@ type Fault struct {
 	Jitter Duration `yaml:"jitter"`
 	// latency: bandwidth cap in KiB/s each way; 0 means none.
 	Bandwidth int `yaml:"bandwidth"`
+	// latency: share of connections, in [0, 1), that go silent for the
+	// fault's duration (connection-level loss: the proxies see streams,
+	// not packets); 0 means none.
+	Loss float64 `yaml:"loss"`
 	// broker-loss: how many broker nodes to remove, default 1; fewer than the cluster has.
 	Brokers int `yaml:"brokers"`
 	// poison-message: how many malformed events to publish, default 10, at most 10000.
@@ -260,6 +264,7 @@ var faultFields = map[string]map[string]func(*Fault){
 		"delay":     nil, // required
 		"jitter":    nil,
 		"bandwidth": nil,
+		"loss":      nil,
 	},
 	FaultBrokerLoss:    {"brokers": func(f *Fault) { f.Brokers = 1 }},
 	FaultPoisonMessage: {"messages": func(f *Fault) { f.Messages = 10 }},
@@ -445,6 +450,8 @@ func (f *Fault) isZero(field string) bool {
 		return f.Jitter == 0
 	case "bandwidth":
 		return f.Bandwidth == 0
+	case "loss":
+		return f.Loss == 0
 	case "brokers":
 		return f.Brokers == 0
 	case "messages":
@@ -456,4 +463,4 @@ func (f *Fault) isZero(field string) bool {
 }
 
 // optionalFaultFields lists the type-specific fields in file order.
-var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "brokers", "messages", "factor"}
+var optionalFaultFields = []string{"restart", "mode", "direction", "peers", "disk", "delay", "jitter", "bandwidth", "loss", "brokers", "messages", "factor"}

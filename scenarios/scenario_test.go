@@ -194,13 +194,13 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "faults not a list",
 			in:   "name: x\nload: {rate: 1, duration: 1m, timeout: 1s}\n" + rest + "faults: {type: service-crash}\n",
-			want: "t.yaml:5: faults: expected a list of mappings with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, brokers, messages, factor, got a mapping",
+			want: "t.yaml:5: faults: expected a list of mappings with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, loss, brokers, messages, factor, got a mapping",
 		},
 		{
 			name: "empty and scalar list items",
 			in:   "name: x\nload: {rate: 1, duration: 1m, timeout: 1s}\n" + rest + "faults:\n  -\n  - 3\narchitectures: [eda, ~]\n",
-			want: "t.yaml:6: faults[0]: expected a mapping with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, brokers, messages, factor, got an empty value\n" +
-				"t.yaml:7: faults[1]: expected a mapping with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, brokers, messages, factor, got 3\n" +
+			want: "t.yaml:6: faults[0]: expected a mapping with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, loss, brokers, messages, factor, got an empty value\n" +
+				"t.yaml:7: faults[1]: expected a mapping with the fields type, target, at, duration, restart, mode, direction, peers, disk, delay, jitter, bandwidth, loss, brokers, messages, factor, got 3\n" +
 				"t.yaml:8: architectures[1]: expected a string, got an empty value",
 		},
 		{

@@ -252,6 +252,9 @@ func (c *checker) faultFields(p string, f Fault) {
 		if c.ok(p+".bandwidth") && f.Bandwidth < 0 {
 			c.add(p+".bandwidth", "must be 0 (no cap) or a positive KiB/s, got %d", f.Bandwidth)
 		}
+		if c.ok(p+".loss") && !(f.Loss >= 0 && f.Loss < 1) {
+			c.add(p+".loss", "must be a share of connections in [0, 1), got %s", formatFloat(f.Loss))
+		}
 	}
 	if f.Type == FaultPoisonMessage && c.ok(p+".messages") && (f.Messages < 1 || f.Messages > 10000) {
 		c.add(p+".messages", "must be between 1 and 10000, got %d", f.Messages)

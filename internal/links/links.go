@@ -156,7 +156,7 @@ func (s *Set) Cut(name, mode, direction string) error {
 			return fmt.Errorf("cut %s: unknown direction %q; allowed: %s, %s, %s", name, direction, Both, Upstream, Downstream)
 		}
 		for _, st := range streams {
-			if err := addToxic(l, "blackhole-"+st, "timeout", st, `{"timeout":0}`); err != nil {
+			if err := addToxic(l, "blackhole-"+st, "timeout", st, 1, `{"timeout":0}`); err != nil {
 				return err
 			}
 		}
@@ -165,21 +165,38 @@ func (s *Set) Cut(name, mode, direction string) error {
 	return fmt.Errorf("cut %s: unknown mode %q; allowed: %s, %s", name, mode, Reject, Blackhole)
 }
 
-// Slow adds latency (ms, with up to jitter ms more) and, when kibps > 0, a
-// bandwidth cap in KiB/s to both directions of a link.
-func (s *Set) Slow(name string, latencyMs, jitterMs int64, kibps int64) error {
+// Degrade is how a latency fault worsens a link, each direction alike.
+type Degrade struct {
+	LatencyMs, JitterMs int64
+	// KiBps caps the bandwidth; 0 means no cap.
+	KiBps int64
+	// Loss is the share of connections, in [0, 1), that go silent for the
+	// fault's duration: toxiproxy works on streams, not packets, so loss
+	// is a share of connections, not of packets.
+	Loss float64
+}
+
+// Slow degrades both directions of a link.
+func (s *Set) Slow(name string, d Degrade) error {
 	l, err := s.take(name, "slow")
 	if err != nil {
 		return err
 	}
-	for _, st := range []string{"upstream", "downstream"} {
-		if err := addToxic(l, "latency-"+st, "latency", st, fmt.Sprintf(`{"latency":%d,"jitter":%d}`, latencyMs, jitterMs)); err != nil {
+	for _, st := range []string{Upstream, Downstream} {
+		if err := addToxic(l, "latency-"+st, "latency", st, 1, fmt.Sprintf(`{"latency":%d,"jitter":%d}`, d.LatencyMs, d.JitterMs)); err != nil {
 			return err
 		}
-		if kibps > 0 {
-			if err := addToxic(l, "bandwidth-"+st, "bandwidth", st, fmt.Sprintf(`{"rate":%d}`, kibps)); err != nil {
+		if d.KiBps > 0 {
+			if err := addToxic(l, "bandwidth-"+st, "bandwidth", st, 1, fmt.Sprintf(`{"rate":%d}`, d.KiBps)); err != nil {
 				return err
 			}
+		}
+	}
+	if d.Loss > 0 {
+		// One draw per connection: what the client sends vanishes, so the
+		// whole exchange does, for exactly that share of connections.
+		if err := addToxic(l, "loss", "timeout", Upstream, d.Loss, `{"timeout":0}`); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -228,8 +245,8 @@ func (s *Set) take(name, fault string) (*Link, error) {
 	return l, nil
 }
 
-func addToxic(l *Link, name, typ, stream, attrs string) error {
-	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":1,"attributes":%s}`, name, typ, stream, attrs)
+func addToxic(l *Link, name, typ, stream string, toxicity float64, attrs string) error {
+	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":%g,"attributes":%s}`, name, typ, stream, toxicity, attrs)
 	if _, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
 		return fmt.Errorf("add %s toxic to %s: %w", typ, l.Name, err)
 	}

@@ -128,7 +128,7 @@ func TestBlackhole(t *testing.T) {
 
 func TestSlow(t *testing.T) {
 	s, l := newLink(t)
-	if err := s.Slow(l.Name, 100, 0, 0); err != nil {
+	if err := s.Slow(l.Name, Degrade{LatencyMs: 100}); err != nil {
 		t.Fatal(err)
 	}
 	c := dial(t, l)
@@ -189,5 +189,29 @@ func TestDirectSetHandsOutTheTarget(t *testing.T) {
 	}
 	if err := s.Heal(context.Background(), l.Name); err != nil {
 		t.Fatalf("healing a direct link: %v", err)
+	}
+}
+
+func TestLossSilencesAShareOfConnections(t *testing.T) {
+	s, l := newLink(t)
+	if err := s.Slow(l.Name, Degrade{Loss: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	silent := 0
+	const n = 40
+	for range n {
+		if err := roundTrip(dial(t, l), 200*time.Millisecond); errors.Is(err, os.ErrDeadlineExceeded) {
+			silent++
+		}
+	}
+	// Half of 40 on average; 0 or 40 would mean the share is ignored.
+	if silent == 0 || silent == n {
+		t.Fatalf("%d of %d connections silent at loss 0.5", silent, n)
+	}
+	if err := s.Heal(context.Background(), l.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(dial(t, l), 5*time.Second); err != nil {
+		t.Fatalf("after heal: %v", err)
 	}
 }

@@ -103,8 +103,10 @@ func resolveFault(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 			return resolution{note: fmt.Sprintf("%s has no links to %s in %s; nothing injected", comp, strings.Join(f.Peers, ", "), pl.arch)}
 		}
 		return resolution{
-			fault: faults.NewLatency(pl.links, names, f.Delay.D().Milliseconds(), f.Jitter.D().Milliseconds(), int64(f.Bandwidth)),
-			what:  comp + " to " + strings.Join(f.Peers, ", "),
+			fault: faults.NewLatency(pl.links, names, links.Degrade{
+				LatencyMs: f.Delay.D().Milliseconds(), JitterMs: f.Jitter.D().Milliseconds(), KiBps: int64(f.Bandwidth), Loss: f.Loss,
+			}),
+			what: comp + " to " + strings.Join(f.Peers, ", "),
 		}
 
 	case scenarios.FaultNodeLoss:
