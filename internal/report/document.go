@@ -392,6 +392,13 @@ func (r *builder) outcomes() {
 	row("Shipped", count(func(a Arch) int64 { return a.Shipped }))
 	row("Cancelled", count(func(a Arch) int64 { return a.Cancelled }))
 	row("Backlog drain time", func(a Arch) string { return secs(a.LastCompletion) })
+	row("Read model lag p50 / p99 / max", func(a Arch) string {
+		l := a.ReadModelLag
+		if l == nil || l.Count == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f / %.1f / %.1f ms", l.P50, l.P99, l.Max)
+	})
 	r.add(block{kind: tableBlock, table: t})
 	r.chart(backlogChart)
 }

@@ -113,6 +113,11 @@ type Arch struct {
 	// LastCompletion is how long after the end of the measured period the
 	// last accepted order reached its terminal state (backlog drain time).
 	LastCompletion time.Duration `json:"last_completion_ns"`
+	// ReadModelLag is how long after the testbed saw an order's terminal
+	// event the read model (order-view) applied it, over every order:
+	// the staleness a reader of the CQRS view lives with. Nil for an
+	// architecture without a separate read model.
+	ReadModelLag *Latency `json:"read_model_lag,omitempty"`
 
 	Seconds []Second `json:"seconds"`
 

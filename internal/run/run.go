@@ -318,6 +318,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		for i := range s.Architectures {
 			if s.Architectures[i].Name == a.plan.arch {
 				s.Architectures[i].Traced = a.traced(dir)
+				s.Architectures[i].ReadModelLag = a.readModelLag(dir)
 			}
 		}
 	}

@@ -144,6 +144,9 @@ func TestFaultsEndToEnd(t *testing.T) {
 			if e.Shipped == 0 {
 				t.Errorf("eda shipped nothing")
 			}
+			if l := e.ReadModelLag; l == nil || l.Count < e.Completed/2 {
+				t.Errorf("eda read model lag measured over %v orders of %d completed", l, e.Completed)
+			}
 
 			// While the fault is active the monolith refuses orders and
 			// order-api keeps taking them.
