@@ -26,8 +26,8 @@ test: ## unit and short end-to-end tests, with the race detector
 test-short: ## unit tests only (skips the end-to-end runs)
 	$(GO) test -race -short -count=1 ./...
 
-scenario: build ## run one scenario: make scenario SCENARIO=service-crash
-	./bin/testbed run $(SCENARIO)
+scenario: build ## run one scenario: make scenario SCENARIO=service-crash [ARCHS=eda,monolith,monolith-ha,sync-services]
+	./bin/testbed run $(if $(ARCHS),--archs $(ARCHS)) $(SCENARIO)
 
 # The paper's suite within 15 minutes on a 2-CPU machine: each run's
 # measured period cut from 60 s to 40 s (warm-up, drain and faults scale

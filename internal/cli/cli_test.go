@@ -42,6 +42,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run"}, "name exactly one scenario"},
 		{[]string{"run", "--runtime", "k8s", "x"}, `unknown runtime "k8s"; allowed: local`},
+		{[]string{"run", "--archs", "eda,mainframe", "../../scenarios/service-crash.yaml"}, `unknown architecture "mainframe"`},
 		{[]string{"serve", "nope", "--config", "x"}, `unknown component "nope"; allowed:`},
 		{[]string{"serve", "inventory"}, "--config is required"},
 		{[]string{"bench", "everything"}, `unknown target "everything"`},

@@ -60,6 +60,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
 	rt := fs.String("runtime", "local", "runtime to run on; allowed: local")
 	obs := fs.String("observability", "auto", "auto: start Jaeger (bin/jaeger, from make tools) and Prometheus when installed; off: never")
+	archs := fs.String("archs", "", "comma-separated `architectures` to run instead of the scenario's; allowed: "+strings.Join(scenarios.ArchitectureNames(), ", "))
 	es := fs.String("elasticsearch", "", "ship every component's JSON logs to this Elasticsearch `URL` after the run (index testbed-logs-<run-id>)")
 	hold := fs.Bool("hold", false, "after the drain, keep everything running for Jaeger and Prometheus until Ctrl-C, then write the report")
 	if code, stop := parse(fs, args); stop {
@@ -81,6 +82,14 @@ Ctrl-C exits at once (child processes die with the testbed).
 	if err != nil {
 		printProblems(e, err)
 		return 1
+	}
+	if *archs != "" {
+		sc.Architectures = strings.Split(*archs, ",")
+		if err := sc.Validate(); err != nil {
+			printProblems(e, err)
+			fmt.Fprintln(e.stderr, "run: --archs", *archs, "is not a valid architectures list")
+			return 2
+		}
 	}
 	bin, err := os.Executable()
 	if err != nil {
