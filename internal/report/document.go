@@ -132,6 +132,15 @@ func (r *builder) intro() {
 		fmt.Fprintf(&p, "%d faults were injected (see Fault mapping).", len(s.Faults))
 	}
 	r.para("%s", p.String())
+	var about []string
+	for _, a := range s.Architectures {
+		if a.About != "" {
+			about = append(about, fmt.Sprintf("**%s**: %s.", a.Name, a.About))
+		}
+	}
+	if len(about) > 0 {
+		r.add(block{kind: listBlock, items: about})
+	}
 	r.add(block{kind: glanceBlock})
 	r.chart(successChart)
 	r.add(block{kind: filesBlock})

@@ -78,6 +78,9 @@ type SLO struct {
 // Arch is what one architecture did in the run.
 type Arch struct {
 	Name string `json:"name"` // "eda", "monolith"
+	// About says in one sentence what the architecture is and what it was
+	// given (services, replicas, database, retries).
+	About string `json:"about,omitempty"`
 
 	Offered   int64 `json:"offered"`   // requests the pacer scheduled in the measured period
 	Accepted  int64 `json:"accepted"`  // answered with success within the timeout

@@ -30,3 +30,19 @@ func TestTracedOrders(t *testing.T) {
 		t.Error("an empty section was rendered")
 	}
 }
+
+func TestArchitecturesAreExplained(t *testing.T) {
+	s := &Summary{SchemaVersion: SchemaVersion, Architectures: []Arch{
+		{Name: "eda", About: "services over Kafka"},
+		{Name: "monolith-ha", About: "2 replicas on PostgreSQL"},
+	}}
+	var b bytes.Buffer
+	if err := Markdown(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**eda**: services over Kafka.", "**monolith-ha**: 2 replicas on PostgreSQL."} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
+	"github.com/edatestbed/testbed/system/store"
 	"github.com/edatestbed/testbed/system/telemetry"
 )
 
@@ -46,6 +47,11 @@ type plan struct {
 	synchronous bool
 	// pspAddr is the provider's own address, for reading its ledger.
 	pspAddr string
+	// about says in one sentence what the architecture is and what it was
+	// given, for the report.
+	about string
+	// database names the store it keeps its state in, for provenance.
+	database string
 
 	// brokerLike are the link ends, besides broker nodes, that a fault's
 	// "broker" peer reaches: what carries the traffic between the parts of
@@ -193,6 +199,8 @@ func (p planner) monolith() (pl plan, err error) {
 		nodes: map[string][]string{"node-1": {"monolith"}}, links: ls,
 		disks:    map[string][]string{"monolith": sqliteFiles(filepath.Join(data, "monolith.db"))},
 		orderURL: "http://" + addr + "/orders", synchronous: true, pspAddr: pspAddr,
+		about:    "one process and one SQLite database; POST /orders reserves, charges (through a circuit breaker) and ships synchronously, one transaction per step, and answers with the outcome; unfinished orders are settled when it restarts",
+		database: store.Driver,
 	}, nil
 }
 
@@ -284,7 +292,9 @@ func (p planner) eda() (pl plan, err error) {
 	}
 	return plan{
 		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, pspAddr: pspAddr,
-		nodes: edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
+		about:    fmt.Sprintf("order-api, inventory, payment, shipping and order-view as separate processes over Kafka (%d broker nodes, %d partitions per topic), each with its own SQLite database, an outbox, idempotent consumers, retries and dead-letter topics; payment calls the PSP through a circuit breaker; POST /orders answers 202 once the order is in order-api's outbox", brokerNodes, partitions),
+		database: store.Driver,
+		nodes:    edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
 		capabilities: edaCapabilities(),
 	}, nil
 }

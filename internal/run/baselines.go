@@ -139,6 +139,8 @@ func (p planner) monolithHA() (pl plan, err error) {
 		disks:    map[string][]string{},
 		orderURL: "http://" + lbAddr + "/orders", synchronous: true, pspAddr: pspAddr,
 		brokerLike: []string{"postgres"},
+		about:      fmt.Sprintf("%d replicas of the monolith's code behind a load balancer that health-checks them every %v and retries a failed POST /orders on another replica, all on one PostgreSQL server; a replica's stuck orders are adopted by another after %v", haReplicas, haHealthInterval, haOrphanAfter),
+		database:   store.PostgresDriver,
 		note:       "every replica holds every capability: the fault hits replica-1 only, " + others + " serving through the load balancer",
 		settle: func(ctx context.Context, dir string) error {
 			db, err := store.OpenPostgres(ctx, dsn, 2)
@@ -248,6 +250,8 @@ func (p planner) syncServices() (pl plan, err error) {
 		arch: arch, components: specs, capabilities: caps, nodes: syncNodes, links: ls, disks: disks,
 		orderURL: orderURL, synchronous: true, pspAddr: pspAddr,
 		brokerLike: chain.Components(),
+		about:      "order, inventory, payment and shipping as separate processes calling each other synchronously over HTTP, each with its own SQLite database, timeouts below the caller's, bounded retries with backoff, a circuit breaker on every call, and compensation (release, refund) when a later step says no",
+		database:   store.Driver,
 		settle: func(ctx context.Context, _ string) error {
 			// The order service resolves the orders it has in doubt; the
 			// checkers read the databases after teardown.

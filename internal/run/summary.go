@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -43,6 +44,16 @@ func summarize(sc *scenarios.Scenario, id string, started time.Time, archs []*ar
 		SLO:    report.SLO{SuccessRatio: sc.SLO.SuccessRatio, CompletionDeadline: sc.SLO.CompletionDeadline.D()},
 		Faults: tl.report(),
 		Limits: append([]string(nil), localLimits...),
+	}
+	// The databases the architectures of this run kept their state in.
+	var dbs []string
+	for _, a := range archs {
+		if a.plan.database != "" && !slices.Contains(dbs, a.plan.database) {
+			dbs = append(dbs, a.plan.database)
+		}
+	}
+	if len(dbs) > 0 {
+		s.Provenance.Database = strings.Join(dbs, "; ")
 	}
 	for _, a := range archs {
 		if a.result == nil {
@@ -100,6 +111,7 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 	a.latency = map[string]*hdrhistogram.Histogram{"accept": r.AcceptLatency(), "completion": comp.Latency}
 	out := report.Arch{
 		Name:                a.plan.arch,
+		About:               a.plan.about,
 		Completed:           comp.Completed,
 		CompletedInDeadline: comp.InDeadline,
 		Unfinished:          comp.Unfinished,
