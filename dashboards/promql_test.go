@@ -16,6 +16,8 @@ import (
 
 	"github.com/edatestbed/testbed/internal/run"
 	"github.com/edatestbed/testbed/scenarios"
+	"github.com/edatestbed/testbed/system/balancer"
+	"github.com/edatestbed/testbed/system/chain"
 	"github.com/edatestbed/testbed/system/component"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
@@ -155,17 +157,27 @@ var targetLabels = []string{"arch", "component", "instance", "job", "le", "quant
 
 // components are the values of the component label: the EDA services, and
 // the scrape targets internal/run adds besides them.
-func components() []string { return append(eda.Components(), "monolith", "broker", "testbed") }
+func components() []string {
+	cs := append(eda.Components(), "monolith", "broker", "testbed", "lb", "replica-1", "replica-2", "postgres")
+	return append(cs, chain.Components()...)
+}
 
 func exportedCollectors() []prometheus.Collector {
 	cs := append(component.Metrics(), eda.Metrics()...)
 	cs = append(cs, monolith.Metrics()...)
+	cs = append(cs, balancer.Metrics()...)
+	cs = append(cs, chain.Metrics()...)
 	return append(cs, run.Metrics())
 }
 
-var variableLabels = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+var (
+	variableLabels = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	constLabels    = regexp.MustCompile(`constLabels: \{([^}]*)\}`)
+	constLabel     = regexp.MustCompile(`(\w+)="`)
+)
 
-// exportedLabels lists the label names the collectors declare. A Desc has
+// exportedLabels lists the label names the collectors declare, constant
+// ones included. A Desc has
 // no accessor for them; its String form does.
 func exportedLabels(cs []prometheus.Collector) []string {
 	ch := make(chan *prometheus.Desc)
@@ -177,6 +189,11 @@ func exportedLabels(cs []prometheus.Collector) []string {
 	}()
 	var out []string
 	for d := range ch {
+		if m := constLabels.FindStringSubmatch(d.String()); m != nil {
+			for _, l := range constLabel.FindAllStringSubmatch(m[1], -1) {
+				out = append(out, l[1])
+			}
+		}
 		m := variableLabels.FindStringSubmatch(d.String())
 		if m == nil || m[1] == "" {
 			continue
@@ -258,8 +275,8 @@ func (v vocabulary) check(expr parser.Expr) []string {
 				}
 				switch m.Name {
 				case "arch":
-					if !slices.Contains([]string{scenarios.ArchitectureEDA, scenarios.ArchitectureMonolith}, m.Value) {
-						problems = append(problems, fmt.Sprintf("arch %q is neither %s nor %s", m.Value, scenarios.ArchitectureEDA, scenarios.ArchitectureMonolith))
+					if !slices.Contains(scenarios.ArchitectureNames(), m.Value) {
+						problems = append(problems, fmt.Sprintf("arch %q is none of %v", m.Value, scenarios.ArchitectureNames()))
 					}
 				case "component":
 					if !slices.Contains(components(), m.Value) {
