@@ -38,7 +38,8 @@ const (
 	// shows tables and links to the charts instead.
 	glanceBlock
 	chartBlock
-	// linksBlock is a list of links, to files or other bundles.
+	// linksBlock is a list of links, to files, other bundles or the
+	// run's observability stack.
 	linksBlock
 )
 
@@ -56,7 +57,7 @@ type block struct {
 }
 
 // link is one entry of a linksBlock: href is relative to the bundle,
-// with /.
+// with /, or an absolute URL (the run's Prometheus and Grafana).
 type link struct {
 	href string
 	text string
@@ -86,6 +87,7 @@ func build(s *Summary) document {
 	r.checks()
 	r.faults()
 	r.traced()
+	r.metrics()
 	r.timeline()
 	r.provenance()
 	r.limits()

@@ -41,8 +41,9 @@ type Summary struct {
 	// end state; empty when none ran.
 	Checks []Check  `json:"checks,omitempty"`
 	Limits []string `json:"limits,omitempty"`
-	// Observability is where the run's Jaeger and Prometheus listened;
-	// their links in the report work while the run is held (--hold).
+	// Observability is where the run's Jaeger, Prometheus and Grafana
+	// listened; their links in the report work while the run is held
+	// (--hold).
 	Observability *Observability `json:"observability,omitempty"`
 }
 
@@ -232,8 +233,12 @@ type Check struct {
 	Detail     string   `json:"detail"`             // the rule, and what was found, in one sentence
 }
 
-// Observability records the URLs of the stack a run started.
+// Observability records the base URLs of the stack a run started, with
+// no trailing path: the report links Jaeger traces, Prometheus graphs and
+// Grafana dashboards under them.
 type Observability struct {
 	JaegerUI   string `json:"jaeger_ui,omitempty"`
 	Prometheus string `json:"prometheus,omitempty"`
+	// Grafana serves the dashboards of dashboards/grafana/ by their uids.
+	Grafana string `json:"grafana,omitempty"`
 }
