@@ -79,7 +79,7 @@ and re-drive from another terminal while it holds.
 		for i, l := range ls {
 			keys[i], values[i] = l.Key, []byte(l.Value)
 		}
-		if err := eda.Publish(context.Background(), brokers, topic, keys, values); err != nil {
+		if err := eda.Publish(context.Background(), brokers, nil, topic, keys, values); err != nil {
 			fmt.Fprintf(e.stderr, "dlq: re-drive to %s: %v\nIs the run still held (testbed run --hold)?\n", topic, err)
 			return 1
 		}

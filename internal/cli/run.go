@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,10 +20,22 @@ func runCmd(e env, args []string) int {
 Usage: testbed run [flags] <scenario>
 
 Runs a scenario against every architecture it names (default: eda and
-monolith) at the same time, on the local runtime: each component is a child
-process of this binary on a loopback address, Kafka is an embedded
-three-node cluster. <scenario> is a file, or a name looked up as
+monolith) at the same time. <scenario> is a file, or a name looked up as
 scenarios/<name>.yaml ('testbed list' shows them).
+
+Runtimes (--runtime):
+  local   (default) each component is a child process of this binary on a
+          loopback address of its architecture; Kafka is an embedded
+          three-node cluster. Needs nothing but this binary.
+  docker  each component is a container (testcontainers-go) from an image
+          built FROM scratch around this binary (it must be static: make
+          build), one Docker network per architecture. Crash is a container
+          kill, pause is docker pause, node loss kills every container of a
+          node; partitions and latency act on the links between containers
+          (proxies on the host's address in each network). Nothing is
+          pulled. Every container and network is labelled with the run id
+          and removed at the end; 'testbed clean' removes what a killed
+          testbed left, and 'testbed doctor' says what Docker offers.
 
 What happens:
   1. start every component and wait until each is healthy
@@ -58,7 +71,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	reports := fs.String("reports", "reports", "`directory` the run bundle is written under")
 	every := fs.Duration("progress", 5*time.Second, "progress line `interval` on stderr (0: none)")
 	ready := fs.Duration("ready-timeout", 30*time.Second, "how long each component may take to become healthy")
-	rt := fs.String("runtime", "local", "runtime to run on; allowed: local")
+	rt := fs.String("runtime", run.RuntimeLocal, "`runtime` to run on; allowed: "+strings.Join(run.Runtimes(), ", "))
 	obs := fs.String("observability", "auto", "auto: start Jaeger (bin/jaeger, from make tools) and Prometheus when installed; off: never")
 	archs := fs.String("archs", "", "comma-separated `architectures` to run instead of the scenario's; allowed: "+strings.Join(scenarios.ArchitectureNames(), ", "))
 	es := fs.String("elasticsearch", "", "ship every component's JSON logs to this Elasticsearch `URL` after the run (index testbed-logs-<run-id>)")
@@ -70,8 +83,8 @@ Ctrl-C exits at once (child processes die with the testbed).
 		fmt.Fprintln(e.stderr, "run: name exactly one scenario (a file or a name from 'testbed list')")
 		return 2
 	}
-	if *rt != "local" {
-		fmt.Fprintf(e.stderr, "run: unknown runtime %q; allowed: local\n", *rt)
+	if !slices.Contains(run.Runtimes(), *rt) {
+		fmt.Fprintf(e.stderr, "run: unknown runtime %q; allowed: %s\n", *rt, strings.Join(run.Runtimes(), ", "))
 		return 2
 	}
 	if *obs != "auto" && *obs != "off" {
@@ -109,7 +122,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	res, err := run.Run(ctx, run.Options{
 		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
 		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
-		Observability: *obs, Hold: *hold, Elasticsearch: *es,
+		Observability: *obs, Hold: *hold, Elasticsearch: *es, Runtime: *rt,
 	})
 	if res != nil {
 		printBrief(e, res)

@@ -22,12 +22,12 @@ import (
 	"github.com/edatestbed/testbed/system/telemetry"
 )
 
-// plan is one architecture laid out for the local runtime: its processes
-// in start order, its deployment (which node holds what), its links, and
+// plan is one architecture laid out for a runtime: its components in
+// start order, its deployment (which node holds what), its links, and
 // where orders go.
 type plan struct {
 	arch       string
-	components []local.Spec
+	components []unit
 	// capabilities maps a scenario target to the component holding it.
 	capabilities map[string]string
 	// nodes maps a node (host) to what runs on it: components and broker
@@ -35,6 +35,9 @@ type plan struct {
 	nodes map[string][]string
 	// links are the connections between components, each through a proxy.
 	links *links.Set
+	// otlpLink carries spans from units in containers to the host's
+	// Jaeger; nil otherwise.
+	otlpLink *links.Set
 	// brokerNodes maps "broker-2" to its node id in the cluster (eda only).
 	brokerNodes map[string]int32
 	brokerAdmin *broker.Admin
@@ -42,7 +45,10 @@ type plan struct {
 	disks map[string][]string
 
 	orderURL string
-	brokers  []string // eda only: where the testbed watches terminal events
+	brokers  []string // eda only: the broker nodes as they advertise themselves
+	// brokerRoutes maps an advertised broker address to where the testbed
+	// reaches it, when that differs (the docker runtime's published ports).
+	brokerRoutes map[string]string
 	// synchronous architectures answer with the terminal state.
 	synchronous bool
 	// pspAddr is the provider's own address, for reading its ledger.
@@ -70,6 +76,16 @@ type plan struct {
 	settle func(ctx context.Context, dir string) error
 }
 
+// close stops the plan's proxies.
+func (pl plan) close() {
+	if pl.links != nil {
+		pl.links.Close()
+	}
+	if pl.otlpLink != nil {
+		pl.otlpLink.Close()
+	}
+}
+
 // brokerNodes and partitions shape the embedded cluster: three nodes as in
 // the paper's deployment, partitions enough for the consumers to work in
 // parallel.
@@ -85,12 +101,41 @@ const pspTimeout = 2 * time.Second
 // The external payment provider is on no node of either architecture.
 const pspComponent = "psp"
 
+// unit is one component of an architecture, described for either
+// runtime. Spec is how the local runtime runs it; its Health is reachable
+// from the testbed in both runtimes.
+type unit struct {
+	local.Spec
+	arch, name string
+	node       string // where the topology puts it, "" for none
+	// What the docker runtime needs besides: the port the component
+	// listens on in its container, the host address each published port is
+	// bound to (the listen port's is where the testbed and the link proxies
+	// reach it), and the bundle directories to mount.
+	port    int
+	publish map[int]string
+	ro, rw  []string
+}
+
+// containerPort is where every component listens in its own container.
+const containerPort = 8080
+
+// The broker's nodes listen in its container on these ports, one each.
+const containerBrokerPort = 19091
+
 // planner writes each component's config file under the run directory and
 // picks free loopback ports.
 type planner struct {
-	dir  string
+	dir string
+	// host is where link proxies listen: the architecture's loopback
+	// address, or in containers the host's address on the architecture's
+	// network.
 	host string
-	sc   *scenarios.Scenario
+	// containers lays the architecture out for the docker runtime: each
+	// component in its own container, listening on containerPort there,
+	// published on a free port of 127.0.0.1.
+	containers bool
+	sc         *scenarios.Scenario
 	// otlp is where components send spans (host:port); empty: not exported.
 	otlp string
 	// breaks are guarantees EDA components give up, for checker tests.
@@ -116,34 +161,55 @@ func (p planner) catalog() domain.CatalogConfig {
 	return domain.CatalogConfig{Seed: p.sc.Seed, SKUs: c.SKUs, StockMin: c.StockMin, StockMax: c.StockMax, ItemsMax: c.ItemsMax, QuantityMax: c.QuantityMax}
 }
 
-func (p planner) component(arch, name string, cfg func(listen string) any) (local.Spec, string, error) {
-	addr, err := local.FreeAddr(p.host)
+// hostAddr picks the address the testbed reaches a component's port at.
+func (p planner) hostAddr() (string, error) {
+	if p.containers {
+		return local.FreeAddr("127.0.0.1")
+	}
+	return local.FreeAddr(p.host)
+}
+
+// component writes the config cfg makes for the address the component
+// listens on, and returns the component and the address the testbed and
+// the link proxies reach it at.
+func (p planner) component(arch, name string, cfg func(listen string) any) (unit, string, error) {
+	addr, err := p.hostAddr()
 	if err != nil {
-		return local.Spec{}, "", err
+		return unit{}, "", err
+	}
+	listen := addr
+	if p.containers {
+		listen = net.JoinHostPort("0.0.0.0", strconv.Itoa(containerPort))
 	}
 	confDir := filepath.Join(p.dir, arch, "config")
-	for _, d := range []string{confDir, filepath.Join(p.dir, arch, "logs")} {
+	dataDir := filepath.Join(p.dir, arch, "data")
+	for _, d := range []string{confDir, dataDir, filepath.Join(p.dir, arch, "logs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return local.Spec{}, "", fmt.Errorf("create %s: %w", d, err)
+			return unit{}, "", fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	b, err := json.MarshalIndent(cfg(addr), "", "  ")
+	b, err := json.MarshalIndent(cfg(listen), "", "  ")
 	if err != nil {
-		return local.Spec{}, "", fmt.Errorf("encode config of %s/%s: %w", arch, name, err)
+		return unit{}, "", fmt.Errorf("encode config of %s/%s: %w", arch, name, err)
 	}
 	path := filepath.Join(confDir, name+".json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return local.Spec{}, "", fmt.Errorf("write config of %s/%s: %w", arch, name, err)
+		return unit{}, "", fmt.Errorf("write config of %s/%s: %w", arch, name, err)
 	}
-	return local.Spec{
-		Name:   arch + "/" + name,
-		Args:   []string{"serve", name, "--config", path},
-		Health: "http://" + addr + "/healthz",
-		Log:    filepath.Join(p.dir, arch, "logs", name+".log"),
+	return unit{
+		Spec: local.Spec{
+			Name:   arch + "/" + name,
+			Args:   []string{"serve", name, "--config", path},
+			Health: "http://" + addr + "/healthz",
+			Log:    filepath.Join(p.dir, arch, "logs", name+".log"),
+		},
+		arch: arch, name: name,
+		port: containerPort, publish: map[int]string{containerPort: addr},
+		ro: []string{confDir}, rw: []string{dataDir},
 	}, addr, nil
 }
 
-func (p planner) psp(arch string) (local.Spec, string, error) {
+func (p planner) psp(arch string) (unit, string, error) {
 	return p.component(arch, pspComponent, func(listen string) any {
 		return psp.ServeConfig{Listen: listen, Telemetry: p.telemetry(arch), Config: psp.Config{
 			Seed: p.sc.Seed, Latency: p.sc.PSP.Latency.D(), Jitter: p.sc.PSP.Jitter.D(), DeclineRate: p.sc.PSP.DeclineRate,
@@ -195,7 +261,7 @@ func (p planner) monolith() (pl plan, err error) {
 		}
 	}
 	return plan{
-		arch: arch, components: []local.Spec{pspSpec, m}, capabilities: caps,
+		arch: arch, components: []unit{pspSpec, m}, capabilities: caps,
 		nodes: map[string][]string{"node-1": {"monolith"}}, links: ls,
 		disks:    map[string][]string{"monolith": sqliteFiles(filepath.Join(data, "monolith.db"))},
 		orderURL: "http://" + addr + "/orders", synchronous: true, pspAddr: pspAddr,
@@ -221,17 +287,24 @@ func (p planner) eda() (pl plan, err error) {
 		}
 	}()
 	ports := make([]int, brokerNodes)
-	brokers := make([]string, brokerNodes)
+	brokers := make([]string, brokerNodes) // as the nodes advertise themselves
+	hostBrokers := make([]string, brokerNodes)
+	routes := map[string]string{} // advertised -> host, in containers
 	nodeIDs := map[string]int32{}
 	for i := range ports {
-		a, err := local.FreeAddr(p.host)
+		a, err := p.hostAddr()
 		if err != nil {
 			return plan{}, err
 		}
-		brokers[i] = a
+		hostBrokers[i], brokers[i] = a, a
 		_, port, _ := net.SplitHostPort(a)
 		if ports[i], err = strconv.Atoi(port); err != nil {
 			return plan{}, fmt.Errorf("parse port of %s: %w", a, err)
+		}
+		if p.containers {
+			ports[i] = containerBrokerPort + i
+			brokers[i] = net.JoinHostPort("broker", strconv.Itoa(ports[i]))
+			routes[brokers[i]] = a
 		}
 		nodeIDs[brokerEnd(i)] = broker.NodeID(i)
 	}
@@ -240,10 +313,21 @@ func (p planner) eda() (pl plan, err error) {
 		return plan{}, err
 	}
 	b, adminAddr, err := p.component(arch, "broker", func(listen string) any {
-		return broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: append(eda.Topics(), eda.DLQTopics()...), Partitions: partitions}
+		c := broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: append(eda.Topics(), eda.DLQTopics()...), Partitions: partitions}
+		if p.containers {
+			// The nodes listen on every address of the container and tell
+			// clients to dial its network alias.
+			c.Host, c.Advertise = "0.0.0.0", "broker"
+		}
+		return c
 	})
 	if err != nil {
 		return plan{}, err
+	}
+	if p.containers {
+		for i, port := range ports {
+			b.publish[port] = hostBrokers[i]
+		}
 	}
 	pspSpec, pspAddr, err := p.psp(arch)
 	if err != nil {
@@ -253,14 +337,14 @@ func (p planner) eda() (pl plan, err error) {
 	if err != nil {
 		return plan{}, err
 	}
-	specs := []local.Spec{b, pspSpec}
+	specs := []unit{b, pspSpec}
 	disks := map[string][]string{}
 	var orderURL string
 	for _, name := range eda.Components() {
 		// Every service reaches every broker node through its own link.
 		routes := map[string]string{}
 		for i, addr := range brokers {
-			l, err := ls.Add(name, brokerEnd(i), p.host, addr)
+			l, err := ls.Add(name, brokerEnd(i), p.host, hostBrokers[i])
 			if err != nil {
 				return plan{}, err
 			}
@@ -291,7 +375,7 @@ func (p planner) eda() (pl plan, err error) {
 		specs = append(specs, s)
 	}
 	return plan{
-		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, pspAddr: pspAddr,
+		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, brokerRoutes: routes, pspAddr: pspAddr,
 		about:    fmt.Sprintf("order-api, inventory, payment, shipping and order-view as separate processes over Kafka (%d broker nodes, %d partitions per topic), each with its own SQLite database, an outbox, idempotent consumers, retries and dead-letter topics; payment calls the PSP through a circuit breaker; POST /orders answers 202 once the order is in order-api's outbox", brokerNodes, partitions),
 		database: store.Driver,
 		nodes:    edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,

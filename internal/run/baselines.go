@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,6 +44,9 @@ const haSnapshot = "data/postgres-snapshot.db"
 // aimed at one hits replica-1, and the other replicas carry on.
 func (p planner) monolithHA() (pl plan, err error) {
 	const arch = scenarios.ArchitectureMonolithHA
+	if p.containers {
+		return plan{}, errors.New("the docker runtime cannot run its PostgreSQL server yet (no postgres image offline, and Debian's server is not static); run monolith-ha with --runtime local")
+	}
 	bin, err := pgserver.Find()
 	if err != nil {
 		return plan{}, err
@@ -76,7 +80,7 @@ func (p planner) monolithHA() (pl plan, err error) {
 	if err != nil {
 		return plan{}, err
 	}
-	specs := []local.Spec{pg, pspSpec}
+	specs := []unit{pg, pspSpec}
 	nodes := map[string][]string{"node-db": {"postgres"}, "node-lb": {"lb"}}
 	var backends []balancer.Backend
 	for i := range haReplicas {
@@ -201,7 +205,7 @@ func (p planner) syncServices() (pl plan, err error) {
 	}
 	callTimeout := map[string]time.Duration{chain.Order: syncInventoryTimeout, chain.Inventory: syncPaymentTimeout, chain.Payment: syncShipTimeout}
 	next := map[string]string{chain.Order: chain.Inventory, chain.Inventory: chain.Payment, chain.Payment: chain.Shipping}
-	specs := []local.Spec{pspSpec}
+	specs := []unit{pspSpec}
 	addrs := map[string]string{}
 	disks := map[string][]string{}
 	var orderURL string

@@ -87,18 +87,18 @@ func benchSystems(ctx context.Context, bin string, step time.Duration, bare bool
 }
 
 func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, bare bool, progress io.Writer) (Capacity, error) {
-	rt := local.New(bin, 30*time.Second, nil)
-	defer rt.Close(5 * time.Second)
+	rt := localProcs{local.New(bin, 30*time.Second, nil)}
+	defer rt.Close(ctx)
 	begin := start
 	if bare {
-		begin = func(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, _ string, progress io.Writer) ([]*archRun, error) {
+		begin = func(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, _ string, progress io.Writer) ([]*archRun, error) {
 			return startBare(ctx, rt, sc, dir, progress)
 		}
 	}
 	archs, err := begin(ctx, rt, sc, dir, "", progress)
 	defer func() {
 		for _, a := range archs {
-			a.plan.links.Close()
+			a.plan.close()
 		}
 	}()
 	if err != nil {

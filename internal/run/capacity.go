@@ -138,12 +138,12 @@ func formatRatio(r float64) string {
 // capacityOf starts one architecture and searches its capacity.
 func capacityOf(ctx context.Context, opt CapacityOptions, sc *scenarios.Scenario, dir string, cat *domain.Catalog, progress io.Writer) (report.CapacityArch, error) {
 	out := report.CapacityArch{Name: sc.Architectures[0]}
-	rt := local.New(opt.Binary, opt.ReadyTimeout, nil)
-	defer rt.Close(5 * time.Second)
+	rt := localProcs{local.New(opt.Binary, opt.ReadyTimeout, nil)}
+	defer rt.Close(ctx)
 	archs, err := start(ctx, rt, sc, dir, "", progress)
 	defer func() {
 		for _, a := range archs {
-			a.plan.links.Close()
+			a.plan.close()
 		}
 	}()
 	if err != nil {
@@ -158,7 +158,7 @@ func capacityOf(ctx context.Context, opt CapacityOptions, sc *scenarios.Scenario
 		watcher.Add(1)
 		go func() {
 			defer watcher.Done()
-			if err := eda.Watch(watchCtx, a.plan.brokers, a.complete); err != nil {
+			if err := eda.Watch(watchCtx, a.plan.brokers, a.plan.brokerRoutes, a.complete); err != nil {
 				watchErr <- err
 			}
 		}()

@@ -53,7 +53,7 @@ func (a *archRun) writeRecords(ctx context.Context, dir string) error {
 			}))
 	}
 	if !a.plan.synchronous {
-		errs = append(errs, writeDeadLetters(ctx, a.plan.brokers, filepath.Join(base, DLQFile)))
+		errs = append(errs, writeDeadLetters(ctx, a.plan.brokers, a.plan.brokerRoutes, filepath.Join(base, DLQFile)))
 	}
 	if a.plan.settle != nil {
 		// Settling waits only while the run is not interrupted.
@@ -95,10 +95,10 @@ func writeCSV(path string, head []string, n int, row func(int) []string) error {
 	return nil
 }
 
-func writeDeadLetters(ctx context.Context, brokers []string, path string) error {
+func writeDeadLetters(ctx context.Context, brokers []string, routes map[string]string, path string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	letters, err := eda.ReadDeadLetters(ctx, brokers)
+	letters, err := eda.ReadDeadLetters(ctx, brokers, routes)
 	if err != nil {
 		return fmt.Errorf("read dead letters: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/edatestbed/testbed/faults"
 	"github.com/edatestbed/testbed/internal/links"
-	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/eda"
 )
@@ -19,7 +18,7 @@ import (
 // archProcs lets a fault address components by their name within one
 // architecture.
 type archProcs struct {
-	rt   *local.Runtime
+	rt   procs
 	arch string
 }
 
@@ -41,7 +40,7 @@ type resolution struct {
 
 // resolve maps a scenario fault onto an architecture's deployment, with the
 // architecture's caveat on whatever it hits.
-func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
+func resolve(f scenarios.Fault, pl plan, rt procs) resolution {
 	r := resolveFault(f, pl, rt)
 	if r.fault != nil && pl.note != "" {
 		r.note = strings.TrimPrefix(r.note+"; "+pl.note, "; ")
@@ -49,7 +48,7 @@ func resolve(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 	return r
 }
 
-func resolveFault(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
+func resolveFault(f scenarios.Fault, pl plan, rt procs) resolution {
 	procs := archProcs{rt, pl.arch}
 	if f.Type == scenarios.FaultLoadSpike {
 		return resolution{fault: faults.NewLoadSpike(f.Factor), what: "POST /orders"}
@@ -117,7 +116,7 @@ func resolveFault(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 		if pl.synchronous || topic == "" {
 			return resolution{note: fmt.Sprintf("%s consumes no topic in %s; nothing injected", comp, pl.arch)}
 		}
-		p := faults.NewPoison(publisher{brokers: pl.brokers}, topic, f.Messages)
+		p := faults.NewPoison(publisher{brokers: pl.brokers, routes: pl.brokerRoutes}, topic, f.Messages)
 		return resolution{fault: p, what: comp + " (topic " + topic + ")"}
 
 	case scenarios.FaultBrokerLoss:
@@ -126,7 +125,7 @@ func resolveFault(f scenarios.Fault, pl plan, rt *local.Runtime) resolution {
 		}
 		return resolution{fault: faults.NewBrokerLoss(pl.brokerAdmin, pl.links, pl.linksToBroker, f.Brokers), what: fmt.Sprintf("%d broker node(s)", f.Brokers)}
 	}
-	return resolution{note: fmt.Sprintf("fault type %s is not implemented on the local runtime; nothing injected", f.Type)}
+	return resolution{note: fmt.Sprintf("fault type %s is not implemented; nothing injected", f.Type)}
 }
 
 // nodeLoss kills every process on the node holding comp at once, and takes
@@ -239,7 +238,10 @@ func peerFilter(peers, brokerLike []string) func(string) bool {
 var _ faults.Links = (*links.Set)(nil)
 
 // publisher puts the poison messages on an EDA's topics.
-type publisher struct{ brokers []string }
+type publisher struct {
+	brokers []string
+	routes  map[string]string
+}
 
 func (p publisher) Publish(ctx context.Context, topic string, msgs []faults.Message) error {
 	keys := make([]string, len(msgs))
@@ -247,5 +249,5 @@ func (p publisher) Publish(ctx context.Context, topic string, msgs []faults.Mess
 	for i, m := range msgs {
 		keys[i], values[i] = m.Key, m.Value
 	}
-	return eda.Publish(ctx, p.brokers, topic, keys, values)
+	return eda.Publish(ctx, p.brokers, p.routes, topic, keys, values)
 }

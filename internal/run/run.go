@@ -24,6 +24,7 @@ import (
 
 	"github.com/edatestbed/testbed/internal/broker"
 	"github.com/edatestbed/testbed/internal/check"
+	"github.com/edatestbed/testbed/internal/links"
 	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/internal/runtime/local"
@@ -57,6 +58,9 @@ type Options struct {
 	// Elasticsearch, when set, is the URL the run's logs are shipped to
 	// after the run.
 	Elasticsearch string
+	// Runtime is where the units run: RuntimeLocal (default) or
+	// RuntimeDocker.
+	Runtime string
 	// Break maps EDA components to a guarantee they give up (eda.Break*):
 	// only for tests that prove the checkers notice. Never set by users.
 	Break map[string]string
@@ -128,15 +132,26 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 
 	var exitsMu sync.Mutex
 	var exits []string
-	rt := local.New(opt.Binary, opt.ReadyTimeout, func(name string, err error) {
+	onExit := func(name string, err error) {
 		msg := fmt.Sprintf("%s exited on its own at +%.1f s (%v); see %s/logs/%s.log", name, time.Since(started).Seconds(), err, filepath.Dir(name), filepath.Base(name))
 		fmt.Fprintln(progress, "warning:", msg)
 		exitsMu.Lock()
 		exits = append(exits, msg)
 		exitsMu.Unlock()
-	})
+	}
+	// The observability stack runs on the host whatever the runtime.
+	host := local.New(opt.Binary, opt.ReadyTimeout, onExit)
 	defer func() {
-		if err := rt.Close(5 * time.Second); err != nil {
+		if err := host.Close(5 * time.Second); err != nil {
+			fmt.Fprintf(progress, "teardown: %v\n", err)
+		}
+	}()
+	rt, err := openRuntime(ctx, opt, id, host, onExit, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := rt.Close(context.WithoutCancel(ctx)); err != nil {
 			fmt.Fprintf(progress, "teardown: %v\n", err)
 		}
 	}()
@@ -146,7 +161,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Observability != "off" {
 		var why []string
 		if jaeger, why = findTool("jaeger", "run `make tools` to build it (about 5 minutes, once)", why); jaeger != "" {
-			js, err := stack.Start(ctx, rt, stack.Options{Dir: dir, Jaeger: jaeger})
+			js, err := stack.Start(ctx, host, stack.Options{Dir: dir, Jaeger: jaeger})
 			if err != nil {
 				fmt.Fprintf(progress, "observability: %v; going on without Jaeger\n", err)
 			} else {
@@ -162,7 +177,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	archs, err := startBroken(ctx, rt, sc, dir, st.OTLP, opt.Break, progress)
 	defer func() {
 		for _, a := range archs {
-			a.plan.links.Close()
+			a.plan.close()
 		}
 	}()
 	if err != nil {
@@ -182,7 +197,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		watchers.Add(1)
 		go func() {
 			defer watchers.Done()
-			if err := eda.Watch(watchCtx, a.plan.brokers, a.complete); err != nil {
+			if err := eda.Watch(watchCtx, a.plan.brokers, a.plan.brokerRoutes, a.complete); err != nil {
 				watchErr <- fmt.Errorf("%s: %w", a.plan.arch, err)
 			}
 		}()
@@ -227,7 +242,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("serve testbed metrics: %w", err)
 	}
 	if prom != "" {
-		ps, err := stack.Start(ctx, rt, stack.Options{Dir: dir, Prom: prom, Targets: scrapeTargets(archs, metricsAddr), Rules: ruleFiles()})
+		ps, err := stack.Start(ctx, host, stack.Options{Dir: dir, Prom: prom, Targets: scrapeTargets(archs, metricsAddr), Rules: ruleFiles()})
 		if err != nil {
 			fmt.Fprintf(progress, "observability: %v; going on without Prometheus\n", err)
 		} else {
@@ -292,7 +307,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			runErrs = append(runErrs, err)
 		}
 	}
-	if err := rt.Close(5 * time.Second); err != nil {
+	if err := rt.Close(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintf(progress, "teardown: %v\n", err)
+	}
+	if err := host.Close(5 * time.Second); err != nil {
 		fmt.Fprintf(progress, "teardown: %v\n", err)
 	}
 
@@ -360,30 +378,49 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 // start lays out and starts every architecture of the scenario, sending
 // spans to otlp when it is set. On error it returns the architectures laid
 // out so far, for teardown.
-func start(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, progress io.Writer) ([]*archRun, error) {
+func start(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, otlp string, progress io.Writer) ([]*archRun, error) {
 	return startBroken(ctx, rt, sc, dir, otlp, nil, progress)
 }
 
 // startBare is start without link proxies and without tracing, for
 // measuring their cost.
-func startBare(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
+func startBare(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
 	return startWith(ctx, rt, sc, dir, planner{bare: true}, progress)
 }
 
 // startBroken is start with guarantees broken on purpose (component ->
 // eda.Break*), for the tests that prove the checkers can fail.
-func startBroken(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir, otlp string, breaks map[string]string, progress io.Writer) ([]*archRun, error) {
+func startBroken(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, otlp string, breaks map[string]string, progress io.Writer) ([]*archRun, error) {
 	return startWith(ctx, rt, sc, dir, planner{otlp: otlp, breaks: breaks}, progress)
 }
 
 // startWith lays out every architecture with the options of base.
-func startWith(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, dir string, base planner, progress io.Writer) ([]*archRun, error) {
+func startWith(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, base planner, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
 	for i, name := range sc.Architectures {
 		p := base
-		p.dir, p.host, p.sc = dir, local.LoopbackHost(2+i), sc
+		p.dir, p.sc, p.containers = dir, sc, rt.containers()
+		if p.containers && p.bare {
+			return archs, errors.New("runs without link proxies need the local runtime")
+		}
+		host, err := rt.linkHost(ctx, name, i)
+		if err != nil {
+			return archs, fmt.Errorf("plan %s: %w", name, err)
+		}
+		p.host = host
+		var otlpLink *links.Set
+		if p.containers && p.otlp != "" {
+			// Units in containers reach the host's Jaeger through a proxy
+			// on their network, as they reach everything else.
+			otlpLink = links.NewSet()
+			l, err := otlpLink.Add("telemetry", "jaeger", p.host, p.otlp)
+			if err != nil {
+				otlpLink.Close()
+				return archs, fmt.Errorf("plan %s: %w", name, err)
+			}
+			p.otlp = l.Listen
+		}
 		var pl plan
-		var err error
 		switch name {
 		case scenarios.ArchitectureEDA:
 			pl, err = p.eda()
@@ -397,16 +434,25 @@ func startWith(ctx context.Context, rt *local.Runtime, sc *scenarios.Scenario, d
 			err = fmt.Errorf("architecture %q is not implemented; allowed: %v", name, scenarios.ArchitectureNames())
 		}
 		if err != nil {
+			if otlpLink != nil {
+				otlpLink.Close()
+			}
 			return archs, fmt.Errorf("plan %s: %w", name, err)
 		}
+		pl.otlpLink = otlpLink
 		archs = append(archs, &archRun{plan: pl, done: map[string]loadgen.Completion{}})
 		t0 := time.Now()
-		for _, c := range pl.components {
-			if err := rt.Start(ctx, c); err != nil {
+		for _, u := range pl.components {
+			u.node = pl.nodeOf(u.name)
+			if err := rt.Start(ctx, u); err != nil {
 				return archs, err
 			}
 		}
-		fmt.Fprintf(progress, "%s: %d components and %d links ready on %s in %v\n", name, len(pl.components), pl.links.Len(), p.host, time.Since(t0).Round(time.Millisecond))
+		where := "on " + p.host
+		if p.containers {
+			where = "in containers (link proxies on " + p.host + ")"
+		}
+		fmt.Fprintf(progress, "%s: %d components and %d links ready %s in %v\n", name, len(pl.components), pl.links.Len(), where, time.Since(t0).Round(time.Millisecond))
 	}
 	return archs, nil
 }
@@ -488,7 +534,7 @@ func (a *archRun) unfinished() int {
 
 func provenance(opt Options) report.Provenance {
 	return report.Provenance{
-		Version: opt.Version, Commit: opt.Commit, Runtime: local.Name, Broker: broker.Implementation,
+		Version: opt.Version, Commit: opt.Commit, Runtime: runtimeName(opt.Runtime), Broker: broker.Implementation,
 		Database: store.Driver, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/edatestbed/testbed/faults"
 	"github.com/edatestbed/testbed/internal/report"
-	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
 )
 
@@ -46,7 +45,7 @@ func (h *hit) note(format string, args ...any) {
 	h.notes = append(h.notes, fmt.Sprintf(format, args...))
 }
 
-func newTimeline(sc *scenarios.Scenario, archs []*archRun, rt *local.Runtime) *timeline {
+func newTimeline(sc *scenarios.Scenario, archs []*archRun, rt procs) *timeline {
 	t := &timeline{}
 	for _, f := range sc.Faults {
 		e := &entry{fault: f}

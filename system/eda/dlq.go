@@ -82,9 +82,10 @@ type DeadLetter struct {
 }
 
 // ReadDeadLetters reads every dead-letter topic from the beginning up to
-// its end at the time of the call.
-func ReadDeadLetters(ctx context.Context, brokers []string) ([]DeadLetter, error) {
-	client, err := sarama.NewClient(brokers, SaramaConfig("testbed-dlq-reader", nil))
+// its end at the time of the call. routes map advertised broker addresses
+// to where this process reaches them, as in SaramaConfig.
+func ReadDeadLetters(ctx context.Context, brokers []string, routes map[string]string) ([]DeadLetter, error) {
+	client, err := sarama.NewClient(brokers, SaramaConfig("testbed-dlq-reader", routes))
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters from %v: %w", brokers, err)
 	}

@@ -133,7 +133,7 @@ func (s *system) awaitTerminal(ids []string, within time.Duration) map[string]Te
 	}
 	var mu sync.Mutex
 	got := map[string]Terminal{}
-	err := Watch(ctx, s.brokers, func(tm Terminal) {
+	err := Watch(ctx, s.brokers, nil, func(tm Terminal) {
 		mu.Lock()
 		defer mu.Unlock()
 		if want[tm.OrderID] {
@@ -234,7 +234,7 @@ func TestPoisonMessagesDoNotStallConsumers(t *testing.T) {
 	keys := []string{"p-0", "p-1", "p-2", "p-3"}
 	values := [][]byte{[]byte("\x00garbage"), []byte(`{"type":"Nope","order_id":"x"}`), []byte(`{}`), []byte(`[1,2]`)}
 	for _, topic := range Topics() {
-		if err := Publish(context.Background(), s.brokers, topic, keys, values); err != nil {
+		if err := Publish(context.Background(), s.brokers, nil, topic, keys, values); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -255,7 +255,7 @@ func TestPoisonMessagesDoNotStallConsumers(t *testing.T) {
 	}
 	var letters []DeadLetter
 	for {
-		letters, err = ReadDeadLetters(context.Background(), s.brokers)
+		letters, err = ReadDeadLetters(context.Background(), s.brokers, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,11 +9,12 @@ import (
 
 // Publish puts raw messages (key, value) on topic from outside the system,
 // waiting for acks=all: the testbed's way to inject poison messages.
-func Publish(ctx context.Context, brokers []string, topic string, keys []string, values [][]byte) error {
+// routes are as in SaramaConfig.
+func Publish(ctx context.Context, brokers []string, routes map[string]string, topic string, keys []string, values [][]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := sarama.NewSyncProducer(brokers, SaramaConfig("testbed-publisher", nil))
+	p, err := sarama.NewSyncProducer(brokers, SaramaConfig("testbed-publisher", routes))
 	if err != nil {
 		return fmt.Errorf("connect publisher to %v: %w", brokers, err)
 	}

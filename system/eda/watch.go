@@ -22,9 +22,10 @@ type Terminal struct {
 
 // Watch follows the topics that carry terminal events (OrderShipped,
 // OrderCancelled) from their beginning and calls fn for each, until ctx
-// ends. It is the testbed's own observer, not part of the system.
-func Watch(ctx context.Context, brokers []string, fn func(Terminal)) error {
-	cfg := SaramaConfig("testbed-watch", nil)
+// ends. It is the testbed's own observer, not part of the system. routes
+// are as in SaramaConfig.
+func Watch(ctx context.Context, brokers []string, routes map[string]string, fn func(Terminal)) error {
+	cfg := SaramaConfig("testbed-watch", routes)
 	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		return fmt.Errorf("watch terminal events at %v: %w", brokers, err)

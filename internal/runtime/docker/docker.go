@@ -81,7 +81,11 @@ type Spec struct {
 	// Publish lists other container ports the host must reach (broker
 	// nodes); the health port always is.
 	Publish []int
-	Log     string // host file the container's stdout and stderr are appended to
+	// Bind fixes the host address (127.0.0.1:port) of a published port,
+	// for a planner that must name it before the container exists (a link
+	// proxy's upstream, a scrape target). Ports not in it get a free one.
+	Bind map[int]string
+	Log  string // host file the container's stdout and stderr are appended to
 }
 
 // Name is the component's name in the runtime, "<arch>/<component>", as in
@@ -199,6 +203,27 @@ func (r *Runtime) Network(ctx context.Context, arch string) (string, error) {
 	return name, nil
 }
 
+// Gateway returns the address of the host on the architecture's network,
+// creating the network the first time: what a container dials to reach a
+// listener of the testbed's own (a link proxy), which the host binds there
+// so that only its own containers can reach it.
+func (r *Runtime) Gateway(ctx context.Context, arch string) (string, error) {
+	name, err := r.Network(ctx, arch)
+	if err != nil {
+		return "", err
+	}
+	res, err := r.cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect network %s: %w", name, err)
+	}
+	for _, c := range res.Network.IPAM.Config {
+		if c.Gateway.Is4() {
+			return c.Gateway.String(), nil
+		}
+	}
+	return "", fmt.Errorf("network %s has no IPv4 gateway", name)
+}
+
 // Start creates the component's container and returns once its health
 // check passes, or with an error carrying the end of its log when it dies
 // or stays unhealthy.
@@ -240,7 +265,7 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 		if _, dup := published[p]; dup {
 			continue
 		}
-		addr, hostPort, err := freeLoopbackPort()
+		addr, hostPort, err := bindAddr(spec.Bind[p])
 		if err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
@@ -291,6 +316,21 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 	r.ctrs[name] = cc
 	r.mu.Unlock()
 	return r.run(ctx, cc)
+}
+
+// bindAddr checks a chosen host address, or picks a free one when none is.
+func bindAddr(chosen string) (string, string, error) {
+	if chosen == "" {
+		return freeLoopbackPort()
+	}
+	host, port, err := net.SplitHostPort(chosen)
+	if err != nil {
+		return "", "", fmt.Errorf("host address %q: %w", chosen, err)
+	}
+	if host != "127.0.0.1" {
+		return "", "", fmt.Errorf("host address %q: published ports are bound to 127.0.0.1 only", chosen)
+	}
+	return chosen, port, nil
 }
 
 // freeLoopbackPort returns 127.0.0.1:<port> and the port, free a moment
