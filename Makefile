@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 JAEGER_VERSION ?= v1.76.0
 
-.PHONY: all build test test-short scenario paper validate list bench lint fmt clean help tools
+.PHONY: all build test test-short test-integration scenario paper validate list bench lint fmt clean help tools
 
 all: build
 
@@ -26,8 +26,11 @@ test: ## unit and short end-to-end tests, with the race detector
 test-short: ## unit tests only (skips the end-to-end runs)
 	$(GO) test -race -short -count=1 ./...
 
-scenario: build ## run one scenario: make scenario SCENARIO=service-crash [ARCHS=eda,monolith,monolith-ha,sync-services]
-	./bin/testbed run $(if $(ARCHS),--archs $(ARCHS)) $(SCENARIO)
+scenario: build ## run one scenario: make scenario SCENARIO=service-crash [ARCHS=eda,monolith,monolith-ha,sync-services] [RUNTIME=docker]
+	./bin/testbed run $(if $(ARCHS),--archs $(ARCHS)) $(if $(RUNTIME),--runtime $(RUNTIME)) $(SCENARIO)
+
+test-integration: ## the docker runtime end to end (skips without a Docker engine)
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -race -count=1 -timeout 15m -tags integration -run TestDockerRuntime ./internal/run/
 
 # The paper's suite within 15 minutes on a 2-CPU machine: each run's
 # measured period cut from 60 s to 40 s (warm-up, drain and faults scale

@@ -40,6 +40,8 @@ func commands() []command {
 		{"bench", "measure the load generator and each architecture's accept path", benchCmd},
 		{"capacity", "find the highest rate each architecture sustains with the SLO met", capacityCmd},
 		{"suite", "run a suite of scenarios with repeats and write its statistics report", suiteCmd},
+		{"doctor", "say whether the docker runtime can run here, and with what", doctorCmd},
+		{"clean", "remove the containers, networks and images of docker runs", cleanCmd},
 		{"serve", "run one component (used by the runtimes, rarely by hand)", serveCmd},
 		{"version", "print the version", versionCmd},
 	}

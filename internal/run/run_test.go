@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "testbed")
 		cmd := exec.Command("go", "build", "-o", binary, "github.com/edatestbed/testbed/cmd/testbed")
+		// Static, as make build: the docker runtime runs it FROM scratch.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build testbed for end-to-end tests:", err)
@@ -75,7 +77,7 @@ func leftovers(t *testing.T, dir string) []string {
 }
 
 // listeners lists the sockets this test process still has listening on
-// 127.0.0.2 to 127.0.0.9, the addresses runs give their architectures: the
+// the addresses runs give their architectures (archAddr): the
 // link proxies live in this process and must all be closed after a run
 // (the components are child processes, checked by leftovers). Sockets of
 // other processes on the machine are not ours to judge.
@@ -106,9 +108,17 @@ func listeners(t *testing.T) []string {
 
 // archAddr reports whether a /proc/net/tcp local address (hex,
 // little-endian: 0200007F:port is 127.0.0.2) is one runs give an
-// architecture.
+// architecture's link proxies: 127.0.0.2 to 127.0.0.9 on the local
+// runtime, the host's address on a Docker network (neither loopback nor
+// the wildcard) on the docker runtime.
 func archAddr(hex string) bool {
-	return len(hex) > 9 && hex[0] == '0' && hex[1] >= '2' && hex[1] <= '9' && strings.HasPrefix(hex[2:], "00007F:")
+	if len(hex) < 9 || hex[8] != ':' {
+		return false
+	}
+	if first := hex[6:8]; first != "7F" && first != "00" {
+		return true
+	}
+	return hex[0] == '0' && hex[1] >= '2' && hex[1] <= '9' && strings.HasPrefix(hex[2:], "00007F:")
 }
 
 func TestFaultsEndToEnd(t *testing.T) {
@@ -125,61 +135,69 @@ func TestFaultsEndToEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			s, dir := runScenario(t, tt.file)
-			archs := map[string]report.Arch{}
-			for _, a := range s.Architectures {
-				archs[a.Name] = a
-			}
-			e, m := archs["eda"], archs["monolith"]
-			if e.Offered == 0 || m.Offered != e.Offered {
-				t.Fatalf("offered eda %d, monolith %d: want the same non-zero load", e.Offered, m.Offered)
-			}
-
-			// Every order the EDA accepted reaches a terminal state by the
-			// end of the drain: the backlog built during the fault is
-			// processed after it heals.
-			if e.Unfinished != 0 || e.Completed+e.Abandoned < e.Accepted {
-				t.Errorf("eda: accepted %d, completed %d, abandoned %d, unfinished %d; want every accepted order finished",
-					e.Accepted, e.Completed, e.Abandoned, e.Unfinished)
-			}
-			if e.Shipped == 0 {
-				t.Errorf("eda shipped nothing")
-			}
-			if l := e.ReadModelLag; l == nil || l.Count < e.Completed/2 {
-				t.Errorf("eda read model lag measured over %v orders of %d completed", l, e.Completed)
-			}
-
-			// While the fault is active the monolith refuses orders and
-			// order-api keeps taking them.
-			if r := acceptedUnderFault(t, e); r < 0.95 {
-				t.Errorf("eda accepted %.0f%% of orders under the fault; want >= 95%%", 100*r)
-			}
-			if r := acceptedUnderFault(t, m); r > 0.5 {
-				t.Errorf("monolith accepted %.0f%% of orders under the fault; want < 50%%", 100*r)
-			}
-			// The fault took effect in the EDA too: orders placed during it
-			// finished late.
-			if e.CompletionDownWindows == 0 {
-				t.Errorf("eda has no completion-down window: the fault did not take effect")
-			}
-
-			// The report says exactly what was hit where, and when.
-			if len(s.Faults) != 1 {
-				t.Fatalf("faults in summary = %d, want 1", len(s.Faults))
-			}
-			for _, h := range s.Faults[0].Mapping {
-				if h.Component != tt.hit[h.Arch] || h.Injected.IsZero() || !h.Healed.After(h.Injected) {
-					t.Errorf("%s fault mapping = %+v; want %q injected and healed", h.Arch, h, tt.hit[h.Arch])
-				}
-			}
-			if strings.HasPrefix(filepath.Base(tt.file), "crash") {
-				sameTracePerOrder(t, filepath.Join(dir, "eda", "logs"))
-			}
-			for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
-				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-					t.Errorf("bundle lacks %s: %v", f, err)
-				}
-			}
+			checkFaultRun(t, tt.file, tt.hit, s, dir)
 		})
+	}
+}
+
+// checkFaultRun holds a run of one of the short fault scenarios to what
+// the fault must do in each architecture; hit is the component or node
+// each architecture's mapping names.
+func checkFaultRun(t *testing.T, file string, hit map[string]string, s *report.Summary, dir string) {
+	t.Helper()
+	archs := map[string]report.Arch{}
+	for _, a := range s.Architectures {
+		archs[a.Name] = a
+	}
+	e, m := archs["eda"], archs["monolith"]
+	if e.Offered == 0 || m.Offered != e.Offered {
+		t.Fatalf("offered eda %d, monolith %d: want the same non-zero load", e.Offered, m.Offered)
+	}
+
+	// Every order the EDA accepted reaches a terminal state by the
+	// end of the drain: the backlog built during the fault is
+	// processed after it heals.
+	if e.Unfinished != 0 || e.Completed+e.Abandoned < e.Accepted {
+		t.Errorf("eda: accepted %d, completed %d, abandoned %d, unfinished %d; want every accepted order finished",
+			e.Accepted, e.Completed, e.Abandoned, e.Unfinished)
+	}
+	if e.Shipped == 0 {
+		t.Errorf("eda shipped nothing")
+	}
+	if l := e.ReadModelLag; l == nil || l.Count < e.Completed/2 {
+		t.Errorf("eda read model lag measured over %v orders of %d completed", l, e.Completed)
+	}
+
+	// While the fault is active the monolith refuses orders and
+	// order-api keeps taking them.
+	if r := acceptedUnderFault(t, e); r < 0.95 {
+		t.Errorf("eda accepted %.0f%% of orders under the fault; want >= 95%%", 100*r)
+	}
+	if r := acceptedUnderFault(t, m); r > 0.5 {
+		t.Errorf("monolith accepted %.0f%% of orders under the fault; want < 50%%", 100*r)
+	}
+	// The fault took effect in the EDA too: orders placed during it
+	// finished late.
+	if e.CompletionDownWindows == 0 {
+		t.Errorf("eda has no completion-down window: the fault did not take effect")
+	}
+
+	// The report says exactly what was hit where, and when.
+	if len(s.Faults) != 1 {
+		t.Fatalf("faults in summary = %d, want 1", len(s.Faults))
+	}
+	for _, h := range s.Faults[0].Mapping {
+		if h.Component != hit[h.Arch] || h.Injected.IsZero() || !h.Healed.After(h.Injected) {
+			t.Errorf("%s fault mapping = %+v; want %q injected and healed", h.Arch, h, hit[h.Arch])
+		}
+	}
+	if strings.HasPrefix(filepath.Base(file), "crash") {
+		sameTracePerOrder(t, filepath.Join(dir, "eda", "logs"))
+	}
+	for _, f := range []string{"report.md", "scenario.yaml", "eda/seconds.csv", "monolith/seconds.csv", "eda/logs/inventory.log", "eda/completion-latency.hgrm", "monolith/accept-latency.hgrm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("bundle lacks %s: %v", f, err)
+		}
 	}
 }
 
@@ -228,6 +246,13 @@ func sameTracePerOrder(t *testing.T, logs string) {
 // runScenario runs a scenario file and checks that nothing outlived it.
 func runScenario(t *testing.T, file string) (*report.Summary, string) {
 	t.Helper()
+	return runScenarioOn(t, file, RuntimeLocal)
+}
+
+// runScenarioOn runs the scenario in file on the runtime and checks that
+// no process or proxy of it is left.
+func runScenarioOn(t *testing.T, file, runtime string) (*report.Summary, string) {
+	t.Helper()
 	sc, err := scenarios.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +261,7 @@ func runScenario(t *testing.T, file string) (*report.Summary, string) {
 	var progress bytes.Buffer
 	res, err := Run(context.Background(), Options{
 		Scenario: sc, ReportsDir: reports, Binary: binary, Progress: &progress,
-		Every: time.Second, Version: "test", ReadyTimeout: 30 * time.Second,
+		Every: time.Second, Version: "test", ReadyTimeout: 30 * time.Second, Runtime: runtime,
 	})
 	t.Log(progress.String())
 	if err != nil {

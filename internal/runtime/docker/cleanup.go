@@ -142,3 +142,37 @@ func remove(ctx context.Context, cli client.APIClient, label string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Resources lists what is labelled with the run id, or with any run when
+// runID is empty, as "container <name>" and "network <name>": what Cleanup
+// or CleanupAll would remove, and what must be gone after a run.
+func Resources(ctx context.Context, runID string) ([]string, error) {
+	p, err := connect()
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	cli := p.Client()
+	label := LabelRun
+	if runID != "" {
+		label += "=" + runID
+	}
+	f := make(client.Filters).Add("label", label)
+	var out []string
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers labelled %s: %w", label, err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list networks labelled %s: %w", label, err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	slices.Sort(out)
+	return out, nil
+}
