@@ -108,6 +108,8 @@ type unit struct {
 	local.Spec
 	arch, name string
 	node       string // where the topology puts it, "" for none
+	// onHost runs it as a process of the host even in the docker runtime.
+	onHost bool
 	// What the docker runtime needs besides: the port the component
 	// listens on in its container, the host address each published port is
 	// bound to (the listen port's is where the testbed and the link proxies
@@ -207,6 +209,18 @@ func (p planner) component(arch, name string, cfg func(listen string) any) (unit
 		port: containerPort, publish: map[int]string{containerPort: addr},
 		ro: []string{confDir}, rw: []string{dataDir},
 	}, addr, nil
+}
+
+// onHost is component for a unit that runs on the host whatever the
+// runtime, listening on 127.0.0.1 when the others are in containers.
+func (p planner) onHost(arch, name string, cfg func(listen string) any) (unit, string, error) {
+	q := p
+	if p.containers {
+		q.containers, q.host = false, "127.0.0.1"
+	}
+	u, addr, err := q.component(arch, name, cfg)
+	u.onHost = p.containers
+	return u, addr, err
 }
 
 func (p planner) psp(arch string) (unit, string, error) {

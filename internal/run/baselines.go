@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,9 +43,6 @@ const haSnapshot = "data/postgres-snapshot.db"
 // aimed at one hits replica-1, and the other replicas carry on.
 func (p planner) monolithHA() (pl plan, err error) {
 	const arch = scenarios.ArchitectureMonolithHA
-	if p.containers {
-		return plan{}, errors.New("the docker runtime cannot run its PostgreSQL server yet (no postgres image offline, and Debian's server is not static); run monolith-ha with --runtime local")
-	}
 	bin, err := pgserver.Find()
 	if err != nil {
 		return plan{}, err
@@ -57,7 +53,14 @@ func (p planner) monolithHA() (pl plan, err error) {
 			ls.Close()
 		}
 	}()
-	pgAddr, err := local.FreeAddr(p.host)
+	// Debian's server is no static binary, and no postgres image can be
+	// pulled offline: in the docker runtime it runs on the host, and the
+	// replicas reach it through their links as they would another node.
+	pgHost := p.host
+	if p.containers {
+		pgHost = "127.0.0.1"
+	}
+	pgAddr, err := local.FreeAddr(pgHost)
 	if err != nil {
 		return plan{}, err
 	}
@@ -70,8 +73,8 @@ func (p planner) monolithHA() (pl plan, err error) {
 	if err != nil {
 		return plan{}, err
 	}
-	pg, _, err := p.component(arch, "postgres", func(listen string) any {
-		return pgserver.Config{Listen: listen, Host: p.host, Port: pgPort, DataDir: pgData, BinDir: bin}
+	pg, _, err := p.onHost(arch, "postgres", func(listen string) any {
+		return pgserver.Config{Listen: listen, Host: pgHost, Port: pgPort, DataDir: pgData, BinDir: bin}
 	})
 	if err != nil {
 		return plan{}, err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,10 +62,30 @@ func (l localProcs) containers() bool            { return false }
 func (l localProcs) Close(context.Context) error { return l.rt.Close(5 * time.Second) }
 func (l localProcs) describe() string            { return local.Name }
 
-// dockerProcs runs units in containers, one network per architecture.
-type dockerProcs struct{ rt *docker.Runtime }
+// dockerProcs runs units in containers, one network per architecture, and
+// the few that cannot be containerised (unit.onHost) as processes of the
+// host.
+type dockerProcs struct {
+	rt   *docker.Runtime
+	host *local.Runtime
 
-func (d dockerProcs) Start(ctx context.Context, u unit) error {
+	mu     sync.Mutex
+	onHost map[string]bool
+}
+
+func (d *dockerProcs) hosted(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.onHost[name]
+}
+
+func (d *dockerProcs) Start(ctx context.Context, u unit) error {
+	if u.onHost {
+		d.mu.Lock()
+		d.onHost[u.Name] = true
+		d.mu.Unlock()
+		return d.host.Start(ctx, u.Spec)
+	}
 	ports := slices.Sorted(maps.Keys(u.publish))
 	return d.rt.Start(ctx, docker.Spec{
 		Arch: u.arch, Component: u.name, Node: u.node,
@@ -73,23 +94,38 @@ func (d dockerProcs) Start(ctx context.Context, u unit) error {
 		Publish: ports, Bind: u.publish, Log: u.Log,
 	})
 }
-func (d dockerProcs) Kill(name string) (int, error) { return d.rt.Kill(name) }
-func (d dockerProcs) Restart(ctx context.Context, name string) error {
+func (d *dockerProcs) Kill(name string) (int, error) {
+	if d.hosted(name) {
+		return d.host.Kill(name)
+	}
+	return d.rt.Kill(name)
+}
+func (d *dockerProcs) Restart(ctx context.Context, name string) error {
+	if d.hosted(name) {
+		return d.host.Restart(ctx, name)
+	}
 	return d.rt.Restart(ctx, name)
 }
-func (d dockerProcs) Signal(name string, sig syscall.Signal) (int, error) {
+func (d *dockerProcs) Signal(name string, sig syscall.Signal) (int, error) {
+	if d.hosted(name) {
+		return d.host.Signal(name, sig)
+	}
 	return d.rt.Signal(name, sig)
 }
-func (d dockerProcs) linkHost(ctx context.Context, arch string, _ int) (string, error) {
+func (d *dockerProcs) linkHost(ctx context.Context, arch string, _ int) (string, error) {
 	gw, err := d.rt.Gateway(ctx, arch)
 	if err != nil {
 		return "", fmt.Errorf("network of %s: %w", arch, err)
 	}
 	return gw, nil
 }
-func (d dockerProcs) containers() bool                { return true }
-func (d dockerProcs) Close(ctx context.Context) error { return d.rt.Close(ctx) }
-func (d dockerProcs) describe() string                { return docker.Name }
+func (d *dockerProcs) containers() bool { return true }
+
+// Close removes the containers. The units on the host stop with the host
+// runtime, which the run closes next (SIGTERM first: PostgreSQL shuts down
+// cleanly).
+func (d *dockerProcs) Close(ctx context.Context) error { return d.rt.Close(ctx) }
+func (d *dockerProcs) describe() string                { return docker.Name }
 
 // runtimeName names a runtime for the report.
 func runtimeName(rt string) string {
@@ -131,5 +167,5 @@ func openRuntime(ctx context.Context, opt Options, id string, host *local.Runtim
 	if err != nil {
 		return nil, fmt.Errorf("docker runtime: %w", err)
 	}
-	return dockerProcs{d}, nil
+	return &dockerProcs{rt: d, host: host, onHost: map[string]bool{}}, nil
 }
