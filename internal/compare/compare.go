@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/edatestbed/testbed/internal/loadgen"
@@ -18,65 +21,172 @@ import (
 
 // Result is both generators on one target.
 type Result struct {
-	Ours, Vegeta       float64 // highest sustained rate, requests/s
-	Rate               float64 // the common rate the latencies were taken at
-	OursP99, VegetaP99 time.Duration
+	Ours, Vegeta float64 // highest sustained rate, requests/s
+	Rate         float64 // the common rate the latencies were taken at
+	// OursP99 is our generator's p99 at Rate, from the intended send time.
+	// VegetaP99 is vegeta's own p99 figure, from the moment a worker took
+	// the pacer's tick, so it leaves out any delay before that.
+	// VegetaP99Sched is vegeta's p99 from its schedule (the tick's place
+	// in the constant-rate schedule), measured as ours is: the
+	// like-for-like figure. Each is the median of p99Rounds rounds.
+	OursP99, VegetaP99, VegetaP99Sched time.Duration
 }
 
-// sustainShare is the share of a probe's requests that must be answered
-// with success within the step: the same rule for both generators.
-const sustainShare = 0.99
+const (
+	// sustainShare is the share of a probe's requests that must be
+	// answered with success within the step: the same rule for both
+	// generators.
+	sustainShare = 0.99
+	// p99Rounds is how many times each generator's p99 is taken at the
+	// common rate, the two taking turns; the median counts.
+	p99Rounds = 3
+)
 
 // Run starts a trivial local target (204 at once) and measures both
 // generators against it: the highest rate each sustains (same search, same
 // rule: no error, 99 % of the requests answered within the step), then the
-// p99 of each at half the lower of the two.
+// p99 of each at half the lower of the two. The generators take turns probe
+// by probe, and round by round for the p99, so that load from other
+// processes on the machine falls on both rather than on whichever was
+// measuring then.
 func Run(ctx context.Context, step time.Duration) (Result, error) {
+	url, stop, err := serveTarget()
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+
+	ours := loadgen.NewProber(loadgen.Target{URL: url}, step)
+	defer ours.Close()
+	// Like ours, vegeta keeps one client, so every probe starts on warm
+	// connections and no probe leaves its idle ones behind.
+	hc := &http.Client{Timeout: step, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024}}
+	defer hc.CloseIdleConnections()
+
+	var res Result
+	var errOurs, errVegeta error
+	t := newTurns()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer t.finish(0)
+		res.Ours, errOurs = loadgen.Search(1000, step, func(rate float64) (bool, error) {
+			return t.take(0, func() (bool, error) { return ours.Probe(ctx, rate) })
+		})
+	})
+	wg.Go(func() {
+		defer t.finish(1)
+		res.Vegeta, errVegeta = loadgen.Search(1000, step, func(rate float64) (bool, error) {
+			return t.take(1, func() (bool, error) {
+				p, err := vegetaProbe(ctx, hc, url, rate, step)
+				return p.ok, err
+			})
+		})
+	})
+	wg.Wait()
+	if errOurs == nil && res.Ours == 0 {
+		errOurs = fmt.Errorf("%s: no rate sustained", url)
+	}
+	if errOurs != nil {
+		return res, fmt.Errorf("our load generator: %w", errOurs)
+	}
+	if errVegeta != nil {
+		return res, fmt.Errorf("vegeta: %w", errVegeta)
+	}
+
+	res.Rate = min(res.Ours, res.Vegeta) / 2
+	var o, v, vs []time.Duration
+	for range p99Rounds {
+		d, err := oursP99(ctx, url, res.Rate, step)
+		if err != nil {
+			return res, err
+		}
+		p, err := vegetaProbe(ctx, hc, url, res.Rate, step)
+		if err != nil {
+			return res, err
+		}
+		o, v, vs = append(o, d), append(v, p.p99), append(vs, p.p99Sched)
+	}
+	res.OursP99, res.VegetaP99, res.VegetaP99Sched = median(o), median(v), median(vs)
+	return res, nil
+}
+
+// turns lets two searches probe one at a time, taking turns; when one
+// search has finished, the other goes on alone.
+type turns struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	next int // whose probe may run
+	done [2]bool
+}
+
+func newTurns() *turns {
+	t := &turns{}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+// take waits for search i's turn, runs probe and hands the turn over.
+func (t *turns) take(i int, probe func() (bool, error)) (bool, error) {
+	t.mu.Lock()
+	for t.next != i && !t.done[1-i] {
+		t.cond.Wait()
+	}
+	t.mu.Unlock()
+	ok, err := probe()
+	t.mu.Lock()
+	t.next = 1 - i
+	t.cond.Broadcast()
+	t.mu.Unlock()
+	return ok, err
+}
+
+// finish marks search i as finished, so the other one need not wait.
+func (t *turns) finish(i int) {
+	t.mu.Lock()
+	t.done[i] = true
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// serveTarget starts the trivial target, which answers 204 at once, and
+// returns its URL and how to stop it.
+func serveTarget() (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return Result{}, fmt.Errorf("listen: %w", err)
+		return "", nil, fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/"
+	return "http://" + ln.Addr().String() + "/", func() { _ = srv.Close() }, nil
+}
 
-	var res Result
-	if res.Ours, err = loadgen.MaxRate(ctx, loadgen.Target{URL: url}, 1000, step); err != nil {
-		return res, fmt.Errorf("our load generator: %w", err)
-	}
-	// Like ours, vegeta keeps one client, so every probe starts on warm
-	// connections and no probe leaves its idle ones behind.
-	hc := &http.Client{Timeout: step, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024}}
-	defer hc.CloseIdleConnections()
-	if res.Vegeta, err = loadgen.Search(1000, step, func(rate float64) (bool, error) {
-		ok, _, err := vegetaProbe(ctx, hc, url, rate, step)
-		return ok, err
-	}); err != nil {
-		return res, fmt.Errorf("vegeta: %w", err)
-	}
-	res.Rate = min(res.Ours, res.Vegeta) / 2
-	if res.OursP99, err = oursP99(ctx, url, res.Rate, step); err != nil {
-		return res, err
-	}
-	if _, res.VegetaP99, err = vegetaProbe(ctx, hc, url, res.Rate, step); err != nil {
-		return res, err
-	}
-	return res, nil
+// probe is what one vegeta attack showed.
+type probe struct {
+	ok bool // sustained by the rule of loadgen.MaxRate
+	// p99 is vegeta's own figure; p99Sched is taken from the schedule.
+	p99, p99Sched time.Duration
 }
 
 // vegetaProbe attacks url at rate for step and judges it by the rule of
 // loadgen.MaxRate, counting answers by arrival within the step.
-func vegetaProbe(ctx context.Context, hc *http.Client, url string, rate float64, step time.Duration) (bool, time.Duration, error) {
+func vegetaProbe(ctx context.Context, hc *http.Client, url string, rate float64, step time.Duration) (probe, error) {
 	if err := ctx.Err(); err != nil {
-		return false, 0, err
+		return probe{}, err
 	}
 	a := vegeta.NewAttacker(vegeta.Client(hc), vegeta.MaxWorkers(1024))
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: url, Body: []byte("{}"),
 		Header: http.Header{"Content-Type": {"application/json"}}})
 	pacer := vegeta.ConstantPacer{Freq: int(rate), Per: time.Second}
+	interval := time.Second / time.Duration(pacer.Freq) // as the pacer computes it
+	sched := hdrhistogram.New(1, int64(5*time.Minute/time.Microsecond), 3)
 	start := time.Now()
 	var m vegeta.Metrics
 	inTime, failed := 0, false
@@ -85,13 +195,23 @@ func vegetaProbe(ctx context.Context, hc *http.Client, url string, rate float64,
 		if r.Code/100 != 2 || r.Error != "" {
 			failed = true
 		}
-		if r.Timestamp.Add(r.Latency).Sub(start) < step {
+		done := r.Timestamp.Add(r.Latency)
+		if done.Sub(start) < step {
 			inTime++
 		}
+		// Seq numbers the ticks in the order workers took them, and tick n
+		// is due n+1 intervals after the attack began, which is start
+		// give or take the microseconds Attack takes to note it.
+		due := start.Add(time.Duration(r.Seq+1) * interval)
+		_ = sched.RecordValue(min(max(done.Sub(due).Microseconds(), 1), sched.HighestTrackableValue()))
 	}
 	m.Close()
 	want := sustainShare*rate*step.Seconds() - 1
-	return !failed && float64(inTime) >= want, m.Latencies.P99, nil
+	return probe{
+		ok:       !failed && float64(inTime) >= want,
+		p99:      m.Latencies.P99,
+		p99Sched: time.Duration(sched.ValueAtQuantile(99)) * time.Microsecond,
+	}, nil
 }
 
 // oursP99 runs our generator at rate for step and reads its p99, which is

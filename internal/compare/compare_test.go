@@ -2,6 +2,9 @@ package compare
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,10 +17,57 @@ func TestBothGeneratorsAreMeasured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Ours <= 0 || r.Vegeta <= 0 || r.Rate <= 0 || r.OursP99 <= 0 || r.VegetaP99 <= 0 {
+	if r.Ours <= 0 || r.Vegeta <= 0 || r.Rate <= 0 || r.OursP99 <= 0 || r.VegetaP99 <= 0 || r.VegetaP99Sched <= 0 {
 		t.Fatalf("incomplete measurement: %+v", r)
 	}
 	if r.Rate > r.Ours || r.Rate > r.Vegeta {
 		t.Fatalf("common rate %.0f above a generator's ceiling: %+v", r.Rate, r)
+	}
+}
+
+func TestTurnsAlternate(t *testing.T) {
+	// Search 0 probes three times, search 1 five times: they alternate
+	// while both run, then search 1 goes on alone.
+	tu := newTurns()
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i, n := range []int{3, 5} {
+		wg.Go(func() {
+			defer tu.finish(i)
+			for range n {
+				_, _ = tu.take(i, func() (bool, error) {
+					mu.Lock()
+					order = append(order, i)
+					mu.Unlock()
+					return true, nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if want := []int{0, 1, 0, 1, 0, 1, 1, 1}; !slices.Equal(order, want) {
+		t.Errorf("probes ran in order %v, want %v", order, want)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{[]time.Duration{3, 1, 2}, 2},
+		{[]time.Duration{5}, 5},
+		{[]time.Duration{9, 1, 4, 7}, 7},
+	} {
+		t.Run(fmt.Sprint(tt.in), func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			if got := median(in); got != tt.want {
+				t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+			if !slices.Equal(in, tt.in) {
+				t.Errorf("median reordered its argument: %v", in)
+			}
+		})
 	}
 }

@@ -68,7 +68,7 @@ type Config struct {
 	// is only valid during the call. Nil means a 2xx status is accepted.
 	// It is called concurrently from many goroutines.
 	Classify func(status int, body []byte) Outcome
-	// Client sends the requests. Nil means a client of the Attacker's own
+	// Client sends the requests. Nil means a transport of the Attacker's own
 	// with keep-alive, room for MaxInFlight idle connections to the host, no
 	// proxy and no redirects; its idle connections are closed when Run
 	// returns.
@@ -160,12 +160,21 @@ type Snapshot struct {
 
 // Attacker runs one attack. It is used once: Run fails when called again.
 type Attacker struct {
-	cfg       Config // Spikes sorted by From
+	cfg Config // Spikes sorted by From
+	// Exactly one of client and transport is set: the caller's Client, whose
+	// redirect, cookie and timeout rules every request goes through, or a
+	// Transport of this package, which gets each request directly.
 	client    *http.Client
-	ownClient bool
-	sched     schedule
-	warmupN   uint64 // requests scheduled before the measured period
-	total     uint64 // requests scheduled in all
+	transport *http.Transport
+	// ownTransport is set when the transport is the Attacker's alone, so
+	// Run closes its idle connections.
+	ownTransport bool
+	// post is the request every send to the transport copies: URL parsed
+	// once, headers shared, since a Transport only reads them.
+	post    *http.Request
+	sched   schedule
+	warmupN uint64 // requests scheduled before the measured period
+	total   uint64 // requests scheduled in all
 
 	ran      atomic.Bool
 	started  atomic.Pointer[time.Time]
@@ -179,6 +188,13 @@ type Attacker struct {
 // New checks cfg and returns an Attacker for it. Every problem with cfg is
 // reported, joined in one error.
 func New(cfg Config) (*Attacker, error) {
+	return newAttackerOn(cfg, nil)
+}
+
+// newAttackerOn is New with a Transport of this package that outlives the
+// attack, so that successive attacks start on warm connections; nil means
+// cfg.Client, or a Transport of the Attacker's own when that is nil too.
+func newAttackerOn(cfg Config, tr *http.Transport) (*Attacker, error) {
 	spikes, err := validate(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("new attacker: %w", err)
@@ -188,16 +204,33 @@ func New(cfg Config) (*Attacker, error) {
 	cfg.Spikes = spikes
 	sched := newSchedule(cfg.Rate, cfg.Warmup, spikes)
 	a := &Attacker{
-		cfg:     cfg,
-		client:  cfg.Client,
-		sched:   sched,
-		warmupN: sched.count(cfg.Warmup),
-		total:   sched.count(cfg.Warmup + cfg.Duration),
+		cfg:       cfg,
+		transport: tr,
+		sched:     sched,
+		warmupN:   sched.count(cfg.Warmup),
+		total:     sched.count(cfg.Warmup + cfg.Duration),
 	}
-	if a.client == nil {
-		a.client = newClient(cfg.Timeout, cfg.MaxInFlight)
-		a.ownClient = true
+	switch {
+	case tr != nil:
+	case cfg.Client != nil:
+		a.client = cfg.Client
+		return a, nil
+	default:
+		a.transport = newTransport(cfg.Timeout, cfg.MaxInFlight)
+		a.ownTransport = true
 	}
+	// The template is what http.NewRequest and Client.Do would make of
+	// the URL; validate has parsed it already.
+	req, err := http.NewRequest(http.MethodPost, cfg.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("new attacker: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if u := req.URL.User; u != nil {
+		p, _ := u.Password()
+		req.SetBasicAuth(u.Username(), p)
+	}
+	a.post = req
 	return a, nil
 }
 
@@ -251,20 +284,19 @@ func validate(cfg Config) ([]Spike, error) {
 	return spikes, nil
 }
 
-// newClient is tuned for many concurrent POSTs to one host: every in-flight
-// request can park its connection for reuse, proxies from the environment
-// would put a foreign hop in the measurement, and a redirect is an answer to
-// classify, not something to follow.
-func newClient(timeout time.Duration, maxInFlight int) *http.Client {
+// newTransport is tuned for many concurrent POSTs to one host: every
+// in-flight request can park its connection for reuse, and proxies from the
+// environment would put a foreign hop in the measurement. Requests go to it
+// without an http.Client in between: the Client would only clone headers and
+// URL for redirects, which are answers to classify here, not something to
+// follow.
+func newTransport(timeout time.Duration, maxInFlight int) *http.Transport {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			DialContext:         dialer.DialContext,
-			MaxIdleConnsPerHost: maxInFlight,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return &http.Transport{
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: maxInFlight,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
 }
 

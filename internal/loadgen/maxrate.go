@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -53,39 +54,9 @@ func MaxRate(ctx context.Context, t Target, start float64, step time.Duration) (
 	if step <= 0 {
 		return 0, fmt.Errorf("max rate: step %v: want > 0", step)
 	}
-	// One client for every probe, so each one starts on warm connections.
-	client := newClient(step, probeInFlight)
-	defer client.CloseIdleConnections()
-	next := t.Next
-	if next == nil {
-		body := []byte("{}")
-		next = func(n uint64) Request { return Request{ID: strconv.FormatUint(n, 10), Body: body} }
-	}
-	var base uint64
-	probe := func(rate float64) (bool, error) {
-		a, err := New(Config{
-			URL:         t.URL,
-			Rate:        rate,
-			Warmup:      step / 5,
-			Duration:    step,
-			Timeout:     step,
-			MaxInFlight: probeInFlight,
-			Next:        func(seq uint64) Request { return next(base + seq) },
-			Classify:    t.Classify,
-			Client:      client,
-		})
-		if err != nil {
-			return false, err
-		}
-		res, err := a.Run(ctx)
-		if err != nil {
-			return false, err
-		}
-		base += uint64(len(res.Records))
-		return sustained(res), nil
-	}
-
-	lo, err := Search(start, step, probe)
+	p := NewProber(t, step)
+	defer p.Close()
+	lo, err := Search(start, step, func(rate float64) (bool, error) { return p.Probe(ctx, rate) })
 	if err != nil {
 		return lo, err
 	}
@@ -94,6 +65,57 @@ func MaxRate(ctx context.Context, t Target, start float64, step time.Duration) (
 	}
 	return lo, nil
 }
+
+// Prober runs MaxRate's probes one at a time, for a caller that drives the
+// search itself (to interleave it with another generator's, say).
+// Successive probes share one transport, so each starts on warm
+// connections, and number their requests on from the previous one.
+type Prober struct {
+	t    Target
+	step time.Duration
+	tr   *http.Transport
+	next func(n uint64) Request
+	base uint64
+}
+
+// NewProber returns a Prober of t whose probes attack for step after a
+// warm-up of step/5; step must be > 0. Close releases its connections.
+func NewProber(t Target, step time.Duration) *Prober {
+	next := t.Next
+	if next == nil {
+		body := []byte("{}")
+		next = func(n uint64) Request { return Request{ID: strconv.FormatUint(n, 10), Body: body} }
+	}
+	return &Prober{t: t, step: step, tr: newTransport(step, probeInFlight), next: next}
+}
+
+// Probe attacks the target at rate and reports whether the rate was
+// sustained, by MaxRate's rule.
+func (p *Prober) Probe(ctx context.Context, rate float64) (bool, error) {
+	base := p.base
+	a, err := newAttackerOn(Config{
+		URL:         p.t.URL,
+		Rate:        rate,
+		Warmup:      p.step / 5,
+		Duration:    p.step,
+		Timeout:     p.step,
+		MaxInFlight: probeInFlight,
+		Next:        func(seq uint64) Request { return p.next(base + seq) },
+		Classify:    p.t.Classify,
+	}, p.tr)
+	if err != nil {
+		return false, err
+	}
+	res, err := a.Run(ctx)
+	if err != nil {
+		return false, err
+	}
+	p.base += uint64(len(res.Records))
+	return sustained(res), nil
+}
+
+// Close closes the idle connections of the probes.
+func (p *Prober) Close() { p.tr.CloseIdleConnections() }
 
 // Search finds the highest rate probe passes: it doubles from start until a
 // probe fails, then bisects until the bracket is within 2 % or a probe of

@@ -163,6 +163,9 @@ func openRuntime(ctx context.Context, opt Options, id string, host *local.Runtim
 		return nil, fmt.Errorf("docker runtime: %w", err)
 	}
 	fmt.Fprintf(progress, "docker: image %s ready in %v\n", img, time.Since(t0).Round(time.Millisecond))
+	for _, c := range []string{"grafana", "elasticsearch", "kibana"} {
+		fmt.Fprintf(progress, "docker: %s skipped: this runtime runs no infrastructure image yet (`testbed doctor` lists them)\n", c)
+	}
 	d, err := docker.New(ctx, id, docker.Options{Image: img, Ready: opt.ReadyTimeout, OnExit: onExit})
 	if err != nil {
 		return nil, fmt.Errorf("docker runtime: %w", err)
