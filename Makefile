@@ -29,8 +29,8 @@ test-short: ## unit tests only (skips the end-to-end runs)
 scenario: build ## run one scenario: make scenario SCENARIO=service-crash [ARCHS=eda,monolith,monolith-ha,sync-services] [RUNTIME=docker]
 	./bin/testbed run $(if $(ARCHS),--archs $(ARCHS)) $(if $(RUNTIME),--runtime $(RUNTIME)) $(SCENARIO)
 
-test-integration: ## the docker runtime end to end (skips without a Docker engine)
-	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -race -count=1 -timeout 15m -tags integration -run TestDockerRuntime ./internal/run/
+test-integration: ## the docker runtime end to end, logs into the real Elasticsearch image (each skips, saying why, without Docker or the image)
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -race -count=1 -timeout 15m -tags integration -run 'TestDockerRuntime|TestElasticsearchShip' -v ./internal/run/ ./internal/logship/
 
 # The paper's suite within 15 minutes on a 2-CPU machine: each run's
 # measured period cut from 60 s to 40 s (warm-up, drain and faults scale
