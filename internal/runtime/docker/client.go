@@ -25,9 +25,6 @@ func connect() (*testcontainers.DockerProvider, error) {
 			return nil, fmt.Errorf("disable the testcontainers reaper: %w", err)
 		}
 	}
-	// The first Docker client of the process prints the engine's details
-	// through the library's default logger, into the run's progress.
-	log.SetDefault(log.NewNoopLogger())
 	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(log.NewNoopLogger()))
 	if err != nil {
 		return nil, fmt.Errorf("connect to docker: %w", err)
