@@ -155,10 +155,12 @@ func (p planner) monolithHA() (pl plan, err error) {
 				return err
 			}
 			defer db.Close()
-			// Orders a replica left behind are adopted by another.
+			// Orders a replica left behind are adopted by another, and an
+			// adopted order that was charged is cancelled with its refund
+			// owed, which the replicas' reconcilers pay within a second.
 			awaitSettled(ctx, p.sc.Load.Drain.D(), func(ctx context.Context) (int, error) {
 				var n int
-				err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE state NOT IN ($1, $2)`, domain.Shipped, domain.Cancelled).Scan(&n)
+				err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE state NOT IN ($1, $2)) + (SELECT COUNT(*) FROM pending_refunds)`, domain.Shipped, domain.Cancelled).Scan(&n)
 				return n, err
 			})
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
