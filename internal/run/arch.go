@@ -281,6 +281,9 @@ func (p planner) monolith() (pl plan, err error) {
 		orderURL: "http://" + addr + "/orders", synchronous: true, pspAddr: pspAddr,
 		about:    "one process and one SQLite database; POST /orders reserves, charges (through a circuit breaker) and ships synchronously, one transaction per step, and answers with the outcome; unfinished orders are settled when it restarts",
 		database: store.Driver,
+		settle: func(ctx context.Context, _ string) error {
+			return awaitRefunds(ctx, p.sc.Load.Drain.D(), filepath.Join(data, "monolith.db"))
+		},
 	}, nil
 }
 

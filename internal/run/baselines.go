@@ -269,7 +269,7 @@ func (p planner) syncServices() (pl plan, err error) {
 				err := fetchJSON(ctx, strings.TrimSuffix(orderURL, "/orders")+"/orders/pending", &pending)
 				return pending.Orders, err
 			})
-			return nil
+			return awaitRefunds(ctx, p.sc.Load.Drain.D(), filepath.Join(data, chain.Payment+".db"))
 		},
 	}, nil
 }
@@ -292,6 +292,25 @@ func awaitSettled(ctx context.Context, limit time.Duration, unsettled func(conte
 		case <-tick.C:
 		}
 	}
+}
+
+// awaitRefunds waits, at most limit, until the SQLite database at path owes
+// no refund: a charge whose order was cancelled after it (undeliverable,
+// or its outcome lost) is refunded by the service's reconciler within a
+// second, and the last orders of a run must get that second before the
+// ledger is read. The database is read beside the running service (WAL).
+func awaitRefunds(ctx context.Context, limit time.Duration, path string) error {
+	db, err := store.OpenReadOnly(path)
+	if err != nil {
+		return fmt.Errorf("refunds owed: %w", err)
+	}
+	defer db.Close()
+	awaitSettled(ctx, limit, func(ctx context.Context) (int, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds`).Scan(&n)
+		return n, err
+	})
+	return nil
 }
 
 func fetchJSON(ctx context.Context, url string, v any) error {
