@@ -75,6 +75,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	obs := fs.String("observability", "auto", "auto: start Jaeger (bin/jaeger, from make tools) and Prometheus when installed; off: never")
 	archs := fs.String("archs", "", "comma-separated `architectures` to run instead of the scenario's; allowed: "+strings.Join(scenarios.ArchitectureNames(), ", "))
 	es := fs.String("elasticsearch", "", "ship every component's JSON logs to this Elasticsearch `URL` after the run (index testbed-logs-<run-id>)")
+	grafana := fs.String("grafana", "", "base `URL` of a Grafana that has dashboards/grafana provisioned and reads this run's Prometheus; the report links its dashboards for the run's time range")
 	hold := fs.Bool("hold", false, "after the drain, keep everything running for Jaeger and Prometheus until Ctrl-C, then write the report")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -122,7 +123,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	res, err := run.Run(ctx, run.Options{
 		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
 		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
-		Observability: *obs, Hold: *hold, Elasticsearch: *es, Runtime: *rt,
+		Observability: *obs, Hold: *hold, Elasticsearch: *es, Runtime: *rt, Grafana: *grafana,
 	})
 	if res != nil {
 		printBrief(e, res)

@@ -58,6 +58,9 @@ type Options struct {
 	// Elasticsearch, when set, is the URL the run's logs are shipped to
 	// after the run.
 	Elasticsearch string
+	// Grafana, when set, is the base URL of a Grafana with the dashboards of
+	// dashboards/grafana, for links in the report; the run starts none.
+	Grafana string
 	// Runtime is where the units run: RuntimeLocal (default) or
 	// RuntimeDocker.
 	Runtime string
@@ -340,8 +343,8 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			}
 		}
 	}
-	if st.JaegerUI != "" || st.PrometheusURL != "" {
-		s.Observability = &report.Observability{JaegerUI: st.JaegerUI, Prometheus: st.PrometheusURL}
+	if st.JaegerUI != "" || st.PrometheusURL != "" || opt.Grafana != "" {
+		s.Observability = &report.Observability{JaegerUI: st.JaegerUI, Prometheus: st.PrometheusURL, Grafana: opt.Grafana}
 	}
 	// The checkers read the systems' databases, closed by the teardown.
 	checks, err := check.Run(context.WithoutCancel(ctx), dir, sc)
