@@ -71,3 +71,19 @@ func TestMedian(t *testing.T) {
 		})
 	}
 }
+
+func TestHeldTicks(t *testing.T) {
+	// Ticks every 10 ms, at most 2 outstanding: tick 2 (due at 30 ms)
+	// finds the first two requests outstanding, and so does tick 3 (due at
+	// 40 ms), the third having ended just then. Times are out of order, as
+	// vegeta delivers its results.
+	ms := time.Millisecond
+	starts := []time.Duration{35 * ms, 10 * ms, 40 * ms, 20 * ms}
+	ends := []time.Duration{40 * ms, 100 * ms, 45 * ms, 100 * ms}
+	if got := heldTicks(starts, ends, 10*ms, 2); got != 2 {
+		t.Errorf("held %d ticks, want 2", got)
+	}
+	if got := heldTicks(starts, ends, 10*ms, 3); got != 0 {
+		t.Errorf("held %d ticks with room for 3, want 0", got)
+	}
+}

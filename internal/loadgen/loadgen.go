@@ -287,9 +287,10 @@ func validate(cfg Config) ([]Spike, error) {
 // newTransport is tuned for many concurrent POSTs to one host: every
 // in-flight request can park its connection for reuse, and proxies from the
 // environment would put a foreign hop in the measurement. Requests go to it
-// without an http.Client in between: the Client would only clone headers and
-// URL for redirects, which are answers to classify here, not something to
-// follow.
+// without an http.Client in between: the Client would clone headers and URL
+// for every request in case of a redirect, which is an answer to classify
+// here, not something to follow, and would turn user info in the URL into
+// basic auth, which the request template of newAttackerOn does once.
 func newTransport(timeout time.Duration, maxInFlight int) *http.Transport {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{

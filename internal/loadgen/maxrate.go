@@ -22,9 +22,12 @@ const (
 	minProbe = 10
 	// rateCeiling ends the doubling against a target nothing saturates.
 	rateCeiling = 1e7
-	// probeInFlight caps each probe's concurrency and connections.
-	probeInFlight = 1024
 )
+
+// ProbeInFlight is the MaxInFlight of each probe of MaxRate: it caps the
+// probe's concurrency and connections, and a request due while it is
+// reached is dropped, which fails the probe.
+const ProbeInFlight = 1024
 
 // Target is what MaxRate drives: where to send, what, and what counts as
 // served.
@@ -86,12 +89,21 @@ func NewProber(t Target, step time.Duration) *Prober {
 		body := []byte("{}")
 		next = func(n uint64) Request { return Request{ID: strconv.FormatUint(n, 10), Body: body} }
 	}
-	return &Prober{t: t, step: step, tr: newTransport(step, probeInFlight), next: next}
+	return &Prober{t: t, step: step, tr: newTransport(step, ProbeInFlight), next: next}
 }
 
 // Probe attacks the target at rate and reports whether the rate was
 // sustained, by MaxRate's rule.
 func (p *Prober) Probe(ctx context.Context, rate float64) (bool, error) {
+	res, err := p.Attack(ctx, rate)
+	if err != nil {
+		return false, err
+	}
+	return sustained(res), nil
+}
+
+// Attack runs one probe at rate and returns what it measured.
+func (p *Prober) Attack(ctx context.Context, rate float64) (*Result, error) {
 	base := p.base
 	a, err := newAttackerOn(Config{
 		URL:         p.t.URL,
@@ -99,19 +111,19 @@ func (p *Prober) Probe(ctx context.Context, rate float64) (bool, error) {
 		Warmup:      p.step / 5,
 		Duration:    p.step,
 		Timeout:     p.step,
-		MaxInFlight: probeInFlight,
+		MaxInFlight: ProbeInFlight,
 		Next:        func(seq uint64) Request { return p.next(base + seq) },
 		Classify:    p.t.Classify,
 	}, p.tr)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	res, err := a.Run(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	p.base += uint64(len(res.Records))
-	return sustained(res), nil
+	return res, nil
 }
 
 // Close closes the idle connections of the probes.
