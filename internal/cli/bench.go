@@ -12,6 +12,29 @@ import (
 	"github.com/edatestbed/testbed/internal/run"
 )
 
+// systemTarget is the accept-path rate issue "Performance" asks of an
+// architecture on a 2-core machine: the EDA's 202s, the monolith's
+// completed orders.
+func systemTarget(arch string) (float64, bool) {
+	switch arch {
+	case "eda":
+		return 20000, true
+	case "monolith":
+		return 5000, true
+	}
+	return 0, false
+}
+
+// target prints one of the performance targets with the figure measured
+// and whether it was met.
+func target(e env, what, figure string, met bool) {
+	verdict := "FALL SHORT"
+	if met {
+		verdict = "PASS"
+	}
+	fmt.Fprintf(e.stdout, "  target  %-62s %10s  %s\n", what, figure, verdict)
+}
+
 func benchCmd(e env, args []string) int {
 	fs := flags(e, "bench", `
 Usage: testbed bench [--step 3s] [loadgen|systems|overhead ...]
@@ -35,7 +58,11 @@ a probe fails, then bisects.
             connections, no spans, warnings only); the ratio is what the
             harness costs
 
-With no argument, loadgen and systems. Figures depend on the machine; the
+With no argument, loadgen and systems. After each figure a "target" line
+says whether it meets the goal of the performance issue (loadgen at least
+vegeta's rate with a p99 within 5 %; EDA 20,000 accepted orders/s;
+monolith 5,000 completed orders/s; harness overhead at most 20 %): PASS or
+FALL SHORT. Figures depend on the machine and on what else runs on it; the
 load generator shares its CPUs with the systems under test.
 `)
 	step := fs.Duration("step", 3*time.Second, "how long each probe holds its rate")
@@ -57,8 +84,15 @@ load generator shares its CPUs with the systems under test.
 				return 1
 			}
 			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    trivial local HTTP target (204); p99 %v at %.0f req/s (from the intended send time)\n", "loadgen", r.Ours, r.OursP99.Round(time.Microsecond), r.Rate)
-			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    same target, same rule; p99 %v at %.0f req/s (from the actual send time)\n", "vegeta", r.Vegeta, r.VegetaP99.Round(time.Microsecond), r.Rate)
-			fmt.Fprintf(e.stdout, "%-9s %10.2f         loadgen / vegeta\n", "ratio", r.Ours/r.Vegeta)
+			fmt.Fprintf(e.stdout, "%-9s %10.0f req/s    same target, same rule; p99 %v from its schedule, %v from the actual send, at %.0f req/s\n", "vegeta", r.Vegeta, r.VegetaP99Sched.Round(time.Microsecond), r.VegetaP99.Round(time.Microsecond), r.Rate)
+			if r.VegetaHeld > 0 {
+				fmt.Fprintf(e.stdout, "%-9s %10d         of vegeta's probes failed only for ticks it held back with every worker busy\n", "", r.VegetaHeld)
+			}
+			ratio := r.Ours / r.Vegeta
+			fmt.Fprintf(e.stdout, "%-9s %10.2f         loadgen / vegeta\n", "ratio", ratio)
+			target(e, "loadgen sustains at least vegeta's rate", fmt.Sprintf("%.2f", ratio), ratio >= 1)
+			p99 := float64(r.OursP99)/float64(max(r.VegetaP99Sched, 1)) - 1
+			target(e, "loadgen p99 within 5 % of vegeta's (both from the schedule)", fmt.Sprintf("%+.0f %%", 100*p99), p99 <= 0.05)
 		case "systems":
 			bin, err := os.Executable()
 			if err != nil {
@@ -68,6 +102,9 @@ load generator shares its CPUs with the systems under test.
 			caps, err := run.BenchSystems(ctx, bin, *step, e.stderr)
 			for _, c := range caps {
 				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s\n", c.Arch, c.Rate, c.Path)
+				if want, ok := systemTarget(c.Arch); ok {
+					target(e, fmt.Sprintf("%s at least %.0f orders/s", c.Arch, want), fmt.Sprintf("%.0f", c.Rate), c.Rate >= want)
+				}
 			}
 			if err != nil {
 				fmt.Fprintf(e.stderr, "bench systems: %v\n", err)
@@ -81,8 +118,10 @@ load generator shares its CPUs with the systems under test.
 			}
 			pairs, err := run.BenchOverhead(ctx, bin, *step, e.stderr)
 			for _, p := range pairs {
+				share := p[0].Rate / max(p[1].Rate, 1)
 				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s with proxies and tracing, %.0f without: %.0f %%\n",
-					p[0].Arch, p[0].Rate, p[1].Rate, 100*p[0].Rate/max(p[1].Rate, 1))
+					p[0].Arch, p[0].Rate, p[1].Rate, 100*share)
+				target(e, p[0].Arch+" with the harness keeps 80 % of its bare rate", fmt.Sprintf("%.0f %%", 100*share), share >= 0.8)
 			}
 			if err != nil {
 				fmt.Fprintf(e.stderr, "bench overhead: %v\n", err)
