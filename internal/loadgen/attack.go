@@ -126,6 +126,7 @@ func (r *run) fire(seq uint64, off time.Duration, due time.Time) {
 		rec.Latency = time.Since(due)
 		r.a.dropped.Add(1)
 		r.a.failed.Add(1)
+		r.observe(rec)
 		return
 	}
 	r.a.inFlight.Add(1)
@@ -164,10 +165,18 @@ type worker struct {
 	dl    deadline
 }
 
+// observe hands a final record to Config.Observe.
+func (r *run) observe(rec *Record) {
+	if r.a.cfg.Observe != nil {
+		r.a.cfg.Observe(*rec)
+	}
+}
+
 // hit sends one request and records its outcome.
 func (r *run) hit(w *worker, j job) {
 	defer r.a.inFlight.Add(-1)
 	rec := &r.records[j.seq]
+	defer r.observe(rec)
 	status, body, fail := r.do(w, j.body)
 	rec.Latency = time.Since(j.due)
 	rec.Status = status

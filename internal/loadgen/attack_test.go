@@ -425,3 +425,34 @@ func TestSnapshotBeforeRun(t *testing.T) {
 		t.Errorf("snapshot before run = %+v, want zero", s)
 	}
 }
+
+// Observe gets every record once, as final as Result holds it: answered
+// and dropped requests alike.
+func TestRunObservesEveryRecord(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer srv.Close()
+	var mu sync.Mutex
+	seen := map[uint64]Record{}
+	res := attack(t, srv.URL, Config{Rate: 200, Duration: 300 * time.Millisecond, MaxInFlight: 1, Observe: func(r Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := seen[r.Seq]; dup {
+			t.Errorf("record %d observed twice", r.Seq)
+		}
+		seen[r.Seq] = r
+	}})
+	if len(seen) != len(res.Records) {
+		t.Fatalf("observed %d records, the result holds %d", len(seen), len(res.Records))
+	}
+	k := kinds(res.Records)
+	if k[Accepted] == 0 || k[Dropped] == 0 {
+		t.Fatalf("kinds %v: want both accepted and dropped requests to observe", k)
+	}
+	for _, want := range res.Records {
+		if got := seen[want.Seq]; got != want {
+			t.Errorf("observed %+v, result holds %+v", got, want)
+		}
+	}
+}

@@ -68,6 +68,12 @@ type Config struct {
 	// is only valid during the call. Nil means a 2xx status is accepted.
 	// It is called concurrently from many goroutines.
 	Classify func(status int, body []byte) Outcome
+	// Observe, when set, gets each record once it is final: answered,
+	// failed or dropped. It is called concurrently from many goroutines
+	// and its run time delays the next request of its worker (or, for a
+	// dropped request, the schedule), so it must be quick: the testbed
+	// feeds its live latency histograms with it.
+	Observe func(Record)
 	// Client sends the requests. Nil means a transport of the Attacker's own
 	// with keep-alive, room for MaxInFlight idle connections to the host, no
 	// proxy and no redirects; its idle connections are closed when Run

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/system/component"
 )
 
@@ -18,16 +19,17 @@ import (
 type testbedCollector struct {
 	archs []*archRun
 	tl    *timeline
+	lat   *latencies
 
 	offered, accepted, failed, dropped, inflight, completed, fault *prometheus.Desc
 }
 
-func newTestbedCollector(archs []*archRun, tl *timeline) *testbedCollector {
+func newTestbedCollector(archs []*archRun, tl *timeline, lat *latencies) *testbedCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &testbedCollector{
-		archs: archs, tl: tl,
+		archs: archs, tl: tl, lat: lat,
 		offered:   d("testbed_offered_total", "Orders the load generator scheduled, warm-up included.", "arch"),
 		accepted:  d("testbed_accepted_total", "Orders the architecture accepted.", "arch"),
 		failed:    d("testbed_failed_total", "Orders refused, timed out, failed or dropped.", "arch"),
@@ -42,9 +44,13 @@ func (c *testbedCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.offered, c.accepted, c.failed, c.dropped, c.inflight, c.completed, c.fault} {
 		ch <- d
 	}
+	c.lat.accept.Describe(ch)
+	c.lat.completion.Describe(ch)
 }
 
 func (c *testbedCollector) Collect(ch chan<- prometheus.Metric) {
+	c.lat.accept.Collect(ch)
+	c.lat.completion.Collect(ch)
 	for _, a := range c.archs {
 		if a.attacker == nil {
 			continue
@@ -81,7 +87,50 @@ func (c *testbedCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Metrics returns the testbed's own collector, with nothing to report,
 // for tools that check dashboards and rules against its series.
-func Metrics() prometheus.Collector { return newTestbedCollector(nil, &timeline{}) }
+func Metrics() prometheus.Collector { return newTestbedCollector(nil, &timeline{}, newLatencies()) }
+
+// latencies are the testbed's live view of each order's latency, counted
+// from the moment the load generator was due to send it, as the report
+// counts: histograms per architecture that Prometheus scrapes during the
+// run. The report's own figures come from the full record, not from these
+// buckets.
+type latencies struct {
+	accept, completion *prometheus.HistogramVec
+}
+
+func newLatencies() *latencies {
+	// 1 ms to 65 s: an accept on an idle system to an order that waited out
+	// a fault in a backlog.
+	buckets := prometheus.ExponentialBuckets(0.001, 2, 17)
+	return &latencies{
+		accept: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "testbed_accept_latency_seconds", Buckets: buckets,
+			Help: "From an order's scheduled send time to its accepting answer, as the load generator saw it (warm-up included).",
+		}, []string{"arch"}),
+		completion: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "testbed_completion_latency_seconds", Buckets: buckets,
+			Help: "From an order's scheduled send time to its terminal state: the answer of a synchronous architecture, the terminal event of an event-driven one.",
+		}, []string{"arch"}),
+	}
+}
+
+// observer is the load generator's Observe hook for a: accepted orders
+// go into the accept histogram and, once their terminal state is known,
+// into the completion histogram.
+func (l *latencies) observer(a *archRun) func(loadgen.Record) {
+	accept := l.accept.WithLabelValues(a.plan.arch)
+	return func(r loadgen.Record) {
+		if r.Kind != loadgen.Accepted {
+			return
+		}
+		accept.Observe(r.Latency.Seconds())
+		if a.plan.synchronous {
+			l.completion.WithLabelValues(a.plan.arch).Observe(r.Latency.Seconds())
+			return
+		}
+		a.acceptedAt(r.ID, a.measuredStart.Add(r.Intended))
+	}
+}
 
 // serveMetrics serves the testbed's registry on a free loopback port until
 // ctx ends and returns its address.

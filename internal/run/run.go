@@ -94,6 +94,15 @@ type archRun struct {
 
 	// latency holds the accept and completion histograms once summarized.
 	latency map[string]*hdrhistogram.Histogram
+
+	// For the live histograms (nil live: none): when the measured period
+	// starts, both set before the load, and, under mu, the scheduled send
+	// time of each accepted order until its terminal event, or that
+	// event's time when it came before the answer.
+	measuredStart time.Time
+	live          *latencies
+	sentAt        map[string]time.Time
+	endedAt       map[string]time.Time
 }
 
 func (a *archRun) complete(t eda.Terminal) {
@@ -102,7 +111,46 @@ func (a *archRun) complete(t eda.Terminal) {
 	a.terminals = append(a.terminals, t)
 	if _, ok := a.done[t.OrderID]; !ok {
 		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State), Failed: domain.SystemFault(t.Reason)}
+		if a.live != nil {
+			a.pair(t.OrderID, time.Time{}, t.At)
+		}
 	}
+}
+
+// acceptedAt notes that the order scheduled at sent was accepted, for the
+// live completion histogram.
+func (a *archRun) acceptedAt(id string, sent time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pair(id, sent, time.Time{})
+}
+
+// pair matches an order's send time with its terminal event, whichever
+// comes first, and observes the completion latency once both are known.
+// Called with mu held.
+func (a *archRun) pair(id string, sent, ended time.Time) {
+	if a.sentAt == nil {
+		a.sentAt, a.endedAt = map[string]time.Time{}, map[string]time.Time{}
+	}
+	if !sent.IsZero() {
+		if e, ok := a.endedAt[id]; ok {
+			delete(a.endedAt, id)
+			a.observeCompletion(e.Sub(sent))
+			return
+		}
+		a.sentAt[id] = sent
+		return
+	}
+	if s, ok := a.sentAt[id]; ok {
+		delete(a.sentAt, id)
+		a.observeCompletion(ended.Sub(s))
+		return
+	}
+	a.endedAt[id] = ended
+}
+
+func (a *archRun) observeCompletion(d time.Duration) {
+	a.live.completion.WithLabelValues(a.plan.arch).Observe(d.Seconds())
 }
 
 func (a *archRun) completed() int {
@@ -216,12 +264,15 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			spikes = append(spikes, loadgen.Spike{From: f.At.D(), To: (f.At + f.Duration).D(), Factor: f.Factor})
 		}
 	}
+	live := newLatencies()
 	for _, a := range archs {
+		a.live = live
 		a.attacker, err = loadgen.New(loadgen.Config{
 			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
 			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight, Spikes: spikes,
 			Next:     orders(cat),
 			Classify: classify(a.plan.synchronous),
+			Observe:  live.observer(a),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("configure load for %s: %w", a.plan.arch, err)
@@ -230,6 +281,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 
 	loadStart := time.Now()
 	measuredStart := loadStart.Add(sc.Load.Warmup.D())
+	for _, a := range archs {
+		a.measuredStart = measuredStart
+	}
 	tl := newTimeline(sc, archs, rt)
 	defer func() {
 		heal, cancel := context.WithTimeout(context.Background(), opt.ReadyTimeout)
@@ -240,7 +294,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}()
 	metricsCtx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
-	metricsAddr, err := serveMetrics(metricsCtx, slog.New(slog.DiscardHandler), newTestbedCollector(archs, tl))
+	metricsAddr, err := serveMetrics(metricsCtx, slog.New(slog.DiscardHandler), newTestbedCollector(archs, tl, live))
 	if err != nil {
 		return nil, fmt.Errorf("serve testbed metrics: %w", err)
 	}
