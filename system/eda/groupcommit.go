@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/edatestbed/testbed/system/store"
 )
@@ -60,6 +61,12 @@ func (g *groupCommit) run(ctx context.Context) {
 		case w := <-g.in:
 			batch = append(batch, w)
 		}
+		// Let the goroutines that are ready to run go first: they are
+		// mostly handlers about to queue a write. Woken by the first
+		// one's send, the writer would otherwise run at once, alone, and
+		// commit groups of one or two while the CPU is busy; yielding once
+		// costs nothing when nobody else is ready.
+		runtime.Gosched()
 	fill:
 		for len(batch) < maxGroup {
 			select {

@@ -34,10 +34,23 @@ func newServer(t *testing.T, declineRate float64, dir string) *Server {
 	if err := store.SeedStock(ctx, db, cat); err != nil {
 		t.Fatal(err)
 	}
+	// The steps go through a group commit, as Run has them on SQLite.
+	writes := store.NewWriter(db)
+	wctx, stop := context.WithCancel(ctx)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		writes.Run(wctx)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-written
+	})
 	return &Server{
 		log: slog.New(slog.DiscardHandler), tel: telemetry.Nop(slog.New(slog.DiscardHandler)), db: db, catalog: cat, timeout: time.Second,
 		psp:     psp.NewGuarded(psp.NewClient(p.URL, nil), "psp"),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"state", "reason"}),
+		writes:  writes,
 	}
 }
 

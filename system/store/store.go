@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"os"
 
+	"modernc.org/sqlite" // pure-Go SQLite: no cgo, so the binary stays static
+
 	"github.com/edatestbed/testbed/system/domain"
-	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, so the binary stays static
 )
 
 // Driver names the database implementation for reports.
@@ -22,12 +23,11 @@ const Driver = "SQLite (modernc.org/sqlite, WAL)"
 // Open opens (creating when needed) the database at path and applies
 // schema. One connection: SQLite has a single writer anyway, and one
 // connection turns lock contention into queueing instead of SQLITE_BUSY.
+// The connection keeps the statements it runs prepared (see
+// sqliteConnector).
 func Open(ctx context.Context, path string, schema ...string) (*sql.DB, error) {
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
+	db := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	db.SetMaxOpenConns(1)
 	for _, s := range schema {
 		if _, err := db.ExecContext(ctx, s); err != nil {
