@@ -113,8 +113,14 @@ Ctrl-C exits at once (child processes die with the testbed).
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return // the run ended on its own: no signal to announce
+		}
 		// Restore default handling: a second Ctrl-C kills the testbed, and
 		// the kernel then kills its children (parent-death signal).
 		stop()
