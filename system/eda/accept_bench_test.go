@@ -1,21 +1,17 @@
 package eda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"slices"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/edatestbed/testbed/internal/orderbench"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/telemetry"
 )
@@ -50,7 +46,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			driveOrders(b, url, http.StatusAccepted, func() []byte {
+			orderbench.Drive(b, url, http.StatusAccepted, benchClients, func() []byte {
 				body, _ := json.Marshal(cat.Order("o-", seq.Add(1))) // strings and ints always encode
 				return body
 			})
@@ -89,89 +85,11 @@ func startOrderAPI(b *testing.B, tc telemetry.Config) string {
 		}
 		_ = tel.Shutdown(context.Background())
 	})
-	awaitHealthy(b, "http://"+addr, done)
+	orderbench.AwaitHealthy(b, "http://"+addr, done)
 	return "http://" + addr + "/orders"
-}
-
-// awaitHealthy polls base/healthz until it answers 204, or fails when the
-// component exits first.
-func awaitHealthy(b *testing.B, base string, done <-chan error) {
-	b.Helper()
-	for {
-		select {
-		case err := <-done:
-			b.Fatalf("exited before it was healthy: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
-	}
 }
 
 // benchClients is how many requests are in flight at once: b.SetParallelism
 // times GOMAXPROCS. 32 × 2 here, about what an open-model load of 20,000
 // orders/s keeps in flight at 3 ms each.
 const benchClients = 32
-
-// driveOrders posts next()'s bodies to url from parallel clients for b.N
-// requests, fails on any answer but want, and reports orders/s and the
-// clients' p99 latency.
-func driveOrders(b *testing.B, url string, want int, next func() []byte) {
-	b.Helper()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	var mu sync.Mutex
-	var all []time.Duration
-	b.ReportAllocs()
-	b.SetParallelism(benchClients)
-	cpu0 := cpuTime(b)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		defer func() {
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}()
-		for pb.Next() {
-			start := time.Now()
-			resp, err := client.Post(url, "application/json", bytes.NewReader(next()))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			mine = append(mine, time.Since(start))
-			if resp.StatusCode != want {
-				b.Errorf("POST /orders = %s, want %d", resp.Status, want)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-	// CPU per order is what a shared machine does not blur: throughput
-	// there depends on what else runs, the work per order does not.
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/order")
-	if len(all) > 0 {
-		slices.Sort(all)
-		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	}
-}
-
-// cpuTime is the user and system CPU this process has used so far, clients
-// and server alike.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

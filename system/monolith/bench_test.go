@@ -1,20 +1,17 @@
 package monolith
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edatestbed/testbed/internal/orderbench"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/telemetry"
@@ -53,7 +50,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			driveOrders(b, url, http.StatusOK, func() []byte {
+			orderbench.Drive(b, url, http.StatusOK, benchClients, func() []byte {
 				body, _ := json.Marshal(cat.Order("o-", seq.Add(1))) // strings and ints always encode
 				return body
 			})
@@ -87,83 +84,11 @@ func startMonolith(b *testing.B, tc telemetry.Config, pspURL string) string {
 		}
 		_ = tel.Shutdown(context.Background())
 	})
-	for {
-		select {
-		case err := <-done:
-			b.Fatalf("monolith exited before it was healthy: %v", err)
-		default:
-		}
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return "http://" + addr + "/orders"
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
-	}
+	orderbench.AwaitHealthy(b, "http://"+addr, done)
+	return "http://" + addr + "/orders"
 }
 
 // benchClients is how many orders are in flight at once: b.SetParallelism
 // times GOMAXPROCS. 64 × 2 here: at 5,000 orders/s and 10 ms each an open
 // load keeps about 50 in flight, so the clients do not cap the rate.
 const benchClients = 64
-
-// driveOrders posts next()'s bodies to url from parallel clients for b.N
-// requests, fails on any answer but want or an order not in a terminal
-// state, and reports orders/s, the clients' p99 latency and the CPU per
-// order.
-func driveOrders(b *testing.B, url string, want int, next func() []byte) {
-	b.Helper()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	var mu sync.Mutex
-	var all []time.Duration
-	b.ReportAllocs()
-	b.SetParallelism(benchClients)
-	cpu0 := cpuTime(b)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		defer func() {
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}()
-		for pb.Next() {
-			start := time.Now()
-			resp, err := client.Post(url, "application/json", bytes.NewReader(next()))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			var o Order
-			err = json.NewDecoder(resp.Body).Decode(&o)
-			resp.Body.Close()
-			mine = append(mine, time.Since(start))
-			if resp.StatusCode != want || err != nil || !o.State.Terminal() {
-				b.Errorf("POST /orders = %s, %+v, %v; want %d and a terminal state", resp.Status, o, err, want)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-	// CPU per order is what a shared machine does not blur: throughput
-	// there depends on what else runs, the work per order does not.
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/order")
-	if len(all) > 0 {
-		slices.Sort(all)
-		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	}
-}
-
-// cpuTime is the user and system CPU this process has used so far.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
