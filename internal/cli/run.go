@@ -76,6 +76,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	archs := fs.String("archs", "", "comma-separated `architectures` to run instead of the scenario's; allowed: "+strings.Join(scenarios.ArchitectureNames(), ", "))
 	es := fs.String("elasticsearch", "", "ship every component's JSON logs to this Elasticsearch `URL` after the run (index testbed-logs-<run-id>)")
 	grafana := fs.String("grafana", "", "base `URL` of a Grafana that has dashboards/grafana provisioned and reads this run's Prometheus; the report links its dashboards for the run's time range")
+	profile := fs.Bool("profile", false, "save each component's CPU profile of the measured period and heap profile at its end into <arch>/profiles/ (go tool pprof <file>)")
 	hold := fs.Bool("hold", false, "after the drain, keep everything running for Jaeger and Prometheus until Ctrl-C, then write the report")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -129,7 +130,7 @@ Ctrl-C exits at once (child processes die with the testbed).
 	res, err := run.Run(ctx, run.Options{
 		Scenario: sc, ReportsDir: *reports, Binary: bin, Progress: e.stderr, Every: *every,
 		Version: e.build.Version, Commit: e.build.Commit, ReadyTimeout: *ready,
-		Observability: *obs, Hold: *hold, Elasticsearch: *es, Runtime: *rt, Grafana: *grafana,
+		Observability: *obs, Hold: *hold, Elasticsearch: *es, Runtime: *rt, Grafana: *grafana, Profile: *profile,
 	})
 	if res != nil {
 		printBrief(e, res)

@@ -146,13 +146,15 @@ type planner struct {
 	otlp string
 	// breaks are guarantees EDA components give up, for checker tests.
 	breaks map[string]string
+	// profile has every component serve Go's profiles (Options.Profile).
+	profile bool
 	// bare runs without proxies on the links and without tracing, to
 	// measure what they cost; no link fault can be injected then.
 	bare bool
 }
 
 func (p planner) telemetry(arch string) telemetry.Config {
-	return telemetry.Config{Arch: arch, OTLPEndpoint: p.otlp, Off: p.bare}
+	return telemetry.Config{Arch: arch, OTLPEndpoint: p.otlp, Off: p.bare, Pprof: p.profile}
 }
 
 func (p planner) newLinks() *links.Set {

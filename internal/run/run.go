@@ -61,6 +61,10 @@ type Options struct {
 	// Grafana, when set, is the base URL of a Grafana with the dashboards of
 	// dashboards/grafana, for links in the report; the run starts none.
 	Grafana string
+	// Profile has every component serve Go's profiles and saves, per
+	// component, a CPU profile of the measured period and a heap profile at
+	// its end into <arch>/profiles/ (go tool pprof reads them).
+	Profile bool
 	// Runtime is where the units run: RuntimeLocal (default) or
 	// RuntimeDocker.
 	Runtime string
@@ -225,7 +229,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
-	archs, err := startBroken(ctx, rt, sc, dir, st.OTLP, opt.Break, progress)
+	archs, err := startWith(ctx, rt, sc, dir, planner{otlp: st.OTLP, breaks: opt.Break, profile: opt.Profile}, progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.close()
@@ -310,6 +314,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		fmt.Fprintf(progress, "watch the run: Jaeger %s  Prometheus %s\n", orNone(st.JaegerUI), orNone(st.PrometheusURL))
 	}
 
+	var prof *profiler
+	if opt.Profile {
+		prof = newProfiler(dir, archs)
+		prof.cpu(ctx, measuredStart, sc.Load.Duration.D())
+	}
+
 	tlCtx, stopTimeline := context.WithCancel(ctx)
 	tlDone := make(chan error, 1)
 	go func() { tlDone <- tl.play(tlCtx, measuredStart, progress) }()
@@ -337,6 +347,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	watchers.Wait()
 	close(watchErr)
 
+	if prof != nil {
+		prof.heap(ctx)
+		if err := prof.wait(); err != nil {
+			fmt.Fprintf(progress, "warning: %v\n", err)
+		}
+	}
 	if opt.BeforeTeardown != nil {
 		urls := map[string]string{}
 		for _, a := range archs {
@@ -436,19 +452,13 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 // spans to otlp when it is set. On error it returns the architectures laid
 // out so far, for teardown.
 func start(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, otlp string, progress io.Writer) ([]*archRun, error) {
-	return startBroken(ctx, rt, sc, dir, otlp, nil, progress)
+	return startWith(ctx, rt, sc, dir, planner{otlp: otlp}, progress)
 }
 
 // startBare is start without link proxies and without tracing, for
 // measuring their cost.
 func startBare(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
 	return startWith(ctx, rt, sc, dir, planner{bare: true}, progress)
-}
-
-// startBroken is start with guarantees broken on purpose (component ->
-// eda.Break*), for the tests that prove the checkers can fail.
-func startBroken(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, otlp string, breaks map[string]string, progress io.Writer) ([]*archRun, error) {
-	return startWith(ctx, rt, sc, dir, planner{otlp: otlp, breaks: breaks}, progress)
 }
 
 // startWith lays out every architecture with the options of base.
