@@ -148,6 +148,8 @@ type planner struct {
 	breaks map[string]string
 	// profile has every component serve Go's profiles (Options.Profile).
 	profile bool
+	// ports picks the components' addresses, one run's picks apart.
+	ports *local.Ports
 	// bare runs without proxies on the links and without tracing, to
 	// measure what they cost; no link fault can be injected then.
 	bare bool
@@ -172,9 +174,9 @@ func (p planner) catalog() domain.CatalogConfig {
 // hostAddr picks the address the testbed reaches a component's port at.
 func (p planner) hostAddr() (string, error) {
 	if p.containers {
-		return local.FreeAddr("127.0.0.1")
+		return p.ports.Addr("127.0.0.1")
 	}
-	return local.FreeAddr(p.host)
+	return p.ports.Addr(p.host)
 }
 
 // component writes the config cfg makes for the address the component

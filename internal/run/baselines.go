@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/edatestbed/testbed/internal/pgserver"
-	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/balancer"
 	"github.com/edatestbed/testbed/system/chain"
@@ -60,7 +59,7 @@ func (p planner) monolithHA() (pl plan, err error) {
 	if p.containers {
 		pgHost = "127.0.0.1"
 	}
-	pgAddr, err := local.FreeAddr(pgHost)
+	pgAddr, err := p.ports.Addr(pgHost)
 	if err != nil {
 		return plan{}, err
 	}

@@ -464,6 +464,7 @@ func startBare(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string
 // startWith lays out every architecture with the options of base.
 func startWith(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, base planner, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
+	base.ports = local.NewPorts()
 	for i, name := range sc.Architectures {
 		p := base
 		p.dir, p.sc, p.containers = dir, sc, rt.containers()

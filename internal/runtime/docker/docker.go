@@ -415,13 +415,15 @@ func (r *Runtime) waitExit(cc *ctr, st *start) {
 	case err := <-w.Error:
 		st.err = fmt.Errorf("wait for exit: %w", err)
 	}
-	close(st.exited)
+	// OnExit is heard before exited closes, so whoever waits for the exit
+	// returns after the report of it, never while it is being written.
 	r.mu.Lock()
 	closing := r.closing
 	r.mu.Unlock()
 	if !cc.killed.Load() && !closing && r.opt.OnExit != nil {
 		r.opt.OnExit(cc.spec.Name(), st.err)
 	}
+	close(st.exited)
 }
 
 // copyLogs appends one life's stdout and stderr to the component's log

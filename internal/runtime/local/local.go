@@ -93,13 +93,16 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
-		close(p.exited)
+		// onExit is heard before exited closes, so whoever waits for the
+		// exit (a failed start, Close) returns after the report of it,
+		// never while it is being written.
 		r.mu.Lock()
 		closing := r.closing
 		r.mu.Unlock()
 		if !p.killed.Load() && !closing && r.onExit != nil {
 			r.onExit(spec.Name, p.err)
 		}
+		close(p.exited)
 	}()
 	r.mu.Lock()
 	r.procs[spec.Name] = p
