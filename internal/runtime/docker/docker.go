@@ -27,7 +27,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -388,7 +387,7 @@ func (r *Runtime) run(ctx context.Context, cc *ctr) error {
 		case <-st.logged:
 		case <-kctx.Done():
 		}
-		return fmt.Errorf("start %s: %w%s", name, err, tail(cc.spec.Log))
+		return fmt.Errorf("start %s: %w%s", name, err, ready.LogTail(cc.spec.Log))
 	}
 	return nil
 }
@@ -742,18 +741,4 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.stopBg()
 	<-done
 	return err
-}
-
-// tail returns the last lines of a log, to put the cause of a failed start
-// into the error a user sees.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
-	}
-	return fmt.Sprintf("\nlast lines of %s:\n  %s", path, bytes.Join(lines, []byte("\n  ")))
 }

@@ -5,7 +5,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,7 +111,7 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 		p.killed.Store(true)
 		killGroup(p)
 		<-p.exited
-		return fmt.Errorf("start %s: %w%s", spec.Name, err, tail(spec.Log))
+		return fmt.Errorf("start %s: %w%s", spec.Name, err, ready.LogTail(spec.Log))
 	}
 	return nil
 }
@@ -224,20 +223,6 @@ func (p *proc) done() bool {
 func killGroup(p *proc) {
 	// The negative pid addresses the process group the child leads.
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-}
-
-// tail returns the last lines of a log, to put the cause of a failed start
-// into the error a user sees.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
-	}
-	return fmt.Sprintf("\nlast lines of %s:\n  %s", path, bytes.Join(lines, []byte("\n  ")))
 }
 
 // FreeAddr returns host:port with a port that was free a moment ago.

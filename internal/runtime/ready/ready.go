@@ -1,12 +1,15 @@
 // Package ready waits for a component to be ready, the same way for every
 // runtime: its health endpoint answers 2xx, checked every 25 ms, unless the
-// component dies first or the time is up.
+// component dies first or the time is up; and when it is not, says why
+// from the end of its log.
 package ready
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -44,4 +47,18 @@ func Await(ctx context.Context, url string, within time.Duration, exited <-chan 
 		case <-tick.C:
 		}
 	}
+}
+
+// LogTail returns the last lines of a component's log, to put the cause of
+// a failed start into the error a user sees; "" when there are none.
+func LogTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return fmt.Sprintf("\nlast lines of %s:\n  %s", path, bytes.Join(lines, []byte("\n  ")))
 }
