@@ -94,24 +94,21 @@ It prints what it removes, one line each.
 		}
 		return 0
 	}
-	found, err := docker.Resources(ctx, *one)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "clean: %v\n", err)
-		return 1
-	}
+	var removed []string
+	var err error
 	if *one != "" {
-		err = docker.Cleanup(ctx, *one)
+		removed, err = docker.Cleanup(ctx, *one)
 	} else {
-		err = docker.CleanupAll(ctx)
+		removed, err = docker.CleanupAll(ctx)
 	}
-	for _, r := range found {
+	for _, r := range removed {
 		fmt.Fprintf(e.stdout, "removed %s\n", r)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "clean: %v\n", err)
 		return 1
 	}
-	if len(found) == 0 {
+	if len(removed) == 0 {
 		fmt.Fprintln(e.stdout, "no container or network of a run to remove")
 	}
 	if *one == "" {

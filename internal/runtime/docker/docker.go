@@ -729,7 +729,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	err := removeRun(ctx, r.cli, r.runID)
+	_, err := removeRun(ctx, r.cli, r.runID)
 	// With the containers gone their log streams and exit waits end;
 	// stopBg frees any that Docker left hanging.
 	done := make(chan struct{})

@@ -403,8 +403,17 @@ func TestCleanupAfterACrashedTestbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The testbed dies here: no Close. A later process cleans by label.
-	if err := Cleanup(context.Background(), runID); err != nil {
+	before, err := Resources(context.Background(), runID)
+	if err != nil {
 		t.Fatal(err)
+	}
+	removed, err := Cleanup(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	if len(before) != 2 || !slices.Equal(removed, before) {
+		t.Errorf("cleanup removed %v; the run had %v (want its container and its network)", removed, before)
 	}
 	assertNothingLeft(t, runID)
 	if err := rt.Close(context.Background()); err != nil {
@@ -437,7 +446,7 @@ func TestCleanupStale(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() {
-		if err := Cleanup(context.Background(), liveRun); err != nil {
+		if _, err := Cleanup(context.Background(), liveRun); err != nil {
 			t.Error(err)
 		}
 		assertNothingLeft(t, liveRun)
