@@ -6,14 +6,55 @@ package orderbench
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edatestbed/testbed/system/domain"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
+
+// Catalog is the bench scenario's catalogue (internal/run): many SKUs and
+// stock that never runs out, so no order is cheaply refused and every one
+// takes the whole path.
+func Catalog() domain.CatalogConfig {
+	return domain.CatalogConfig{Seed: 1, SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 3, QuantityMax: 3}
+}
+
+// PlaceOrders runs one sub-benchmark per telemetry setting of arch:
+// telemetry=on as a run has it (every span sampled, info logs as JSON),
+// telemetry=off the bare baseline (no spans, warnings only). Each starts
+// its component with start, which returns the POST /orders URL once it is
+// healthy and serves every round b.Run makes, and drives it (Drive) with
+// the catalogue's orders, ids going on across rounds.
+func PlaceOrders(b *testing.B, arch string, want, clients int, start func(telemetry.Config) string) {
+	for _, tc := range []struct {
+		name string
+		tel  telemetry.Config
+	}{
+		{"telemetry=on", telemetry.Config{Arch: arch}},
+		{"telemetry=off", telemetry.Config{Arch: arch, Off: true}},
+	} {
+		url := start(tc.tel)
+		var seq atomic.Uint64
+		b.Run(tc.name, func(b *testing.B) {
+			cat, err := domain.NewCatalog(Catalog())
+			if err != nil {
+				b.Fatal(err)
+			}
+			Drive(b, url, want, clients, func() []byte {
+				body, _ := json.Marshal(cat.Order("o-", seq.Add(1))) // strings and ints always encode
+				return body
+			})
+		})
+	}
+}
 
 // AwaitHealthy polls base/healthz until it answers 204, or fails b when the
 // component exits first (done).

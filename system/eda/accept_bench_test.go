@@ -2,23 +2,16 @@ package eda
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/edatestbed/testbed/internal/orderbench"
-	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/telemetry"
 )
-
-// benchCatalog is the bench scenario's catalogue (internal/run): many SKUs
-// and stock that never runs out, so no order is cheaply refused.
-var benchCatalog = domain.CatalogConfig{Seed: 1, SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 3, QuantityMax: 3}
 
 // BenchmarkPlaceOrder is order-api's accept path as `testbed bench systems`
 // drives it, minus the process boundary and the link proxy: POST /orders
@@ -30,28 +23,7 @@ var benchCatalog = domain.CatalogConfig{Seed: 1, SKUs: 1000, StockMin: 1_000_000
 // off is the bare baseline (no spans, warnings only). orders/s is the
 // throughput, p99-ms the 99th percentile of the clients' latencies.
 func BenchmarkPlaceOrder(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		tel  telemetry.Config
-	}{
-		{"telemetry=on", telemetry.Config{Arch: "eda"}},
-		{"telemetry=off", telemetry.Config{Arch: "eda", Off: true}},
-	} {
-		// Started here, it serves every round b.Run makes of the
-		// sub-benchmark; the ids go on across rounds.
-		url := startOrderAPI(b, tc.tel)
-		var seq atomic.Uint64
-		b.Run(tc.name, func(b *testing.B) {
-			cat, err := domain.NewCatalog(benchCatalog)
-			if err != nil {
-				b.Fatal(err)
-			}
-			orderbench.Drive(b, url, http.StatusAccepted, benchClients, func() []byte {
-				body, _ := json.Marshal(cat.Order("o-", seq.Add(1))) // strings and ints always encode
-				return body
-			})
-		})
-	}
+	orderbench.PlaceOrders(b, "eda", http.StatusAccepted, benchClients, func(tel telemetry.Config) string { return startOrderAPI(b, tel) })
 }
 
 // startOrderAPI runs order-api until the calling benchmark ends, and
@@ -76,7 +48,7 @@ func startOrderAPI(b *testing.B, tc telemetry.Config) string {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, tel, Config{Component: OrderAPI, Listen: addr, DataDir: b.TempDir(), Brokers: c.ListenAddrs(), Catalog: benchCatalog, Telemetry: tc})
+		done <- Run(ctx, tel, Config{Component: OrderAPI, Listen: addr, DataDir: b.TempDir(), Brokers: c.ListenAddrs(), Catalog: orderbench.Catalog(), Telemetry: tc})
 	}()
 	b.Cleanup(func() {
 		cancel()

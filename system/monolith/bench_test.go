@@ -2,24 +2,17 @@ package monolith
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/edatestbed/testbed/internal/orderbench"
-	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
 	"github.com/edatestbed/testbed/system/telemetry"
 )
-
-// benchCatalog is the bench scenario's catalogue (internal/run): many SKUs
-// and stock that never runs out, so every order takes the whole path.
-var benchCatalog = domain.CatalogConfig{Seed: 1, SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 3, QuantityMax: 3}
 
 // BenchmarkPlaceOrder is the monolith's POST /orders as `testbed bench
 // systems` drives it, minus the process boundaries and the link proxies:
@@ -34,28 +27,7 @@ var benchCatalog = domain.CatalogConfig{Seed: 1, SKUs: 1000, StockMin: 1_000_000
 func BenchmarkPlaceOrder(b *testing.B) {
 	p := httptest.NewServer(psp.NewServer(psp.Config{Seed: 1, Latency: 5 * time.Millisecond, Jitter: 5 * time.Millisecond, DeclineRate: 0.02}).Handler())
 	b.Cleanup(p.Close)
-	for _, tc := range []struct {
-		name string
-		tel  telemetry.Config
-	}{
-		{"telemetry=on", telemetry.Config{Arch: "monolith"}},
-		{"telemetry=off", telemetry.Config{Arch: "monolith", Off: true}},
-	} {
-		// Started here, it serves every round b.Run makes of the
-		// sub-benchmark; the ids go on across rounds.
-		url := startMonolith(b, tc.tel, p.URL)
-		var seq atomic.Uint64
-		b.Run(tc.name, func(b *testing.B) {
-			cat, err := domain.NewCatalog(benchCatalog)
-			if err != nil {
-				b.Fatal(err)
-			}
-			orderbench.Drive(b, url, http.StatusOK, benchClients, func() []byte {
-				body, _ := json.Marshal(cat.Order("o-", seq.Add(1))) // strings and ints always encode
-				return body
-			})
-		})
-	}
+	orderbench.PlaceOrders(b, "monolith", http.StatusOK, benchClients, func(tel telemetry.Config) string { return startMonolith(b, tel, p.URL) })
 }
 
 // startMonolith runs the monolith until the calling benchmark ends, and
@@ -75,7 +47,7 @@ func startMonolith(b *testing.B, tc telemetry.Config, pspURL string) string {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, tel, Config{Listen: addr, DataDir: b.TempDir(), Catalog: benchCatalog, PSPURL: pspURL, PSPTimeout: 2 * time.Second, Telemetry: tc})
+		done <- Run(ctx, tel, Config{Listen: addr, DataDir: b.TempDir(), Catalog: orderbench.Catalog(), PSPURL: pspURL, PSPTimeout: 2 * time.Second, Telemetry: tc})
 	}()
 	b.Cleanup(func() {
 		cancel()
