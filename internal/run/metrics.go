@@ -116,7 +116,7 @@ func newLatencies() *latencies {
 
 // observer is the load generator's Observe hook for a: accepted orders
 // go into the accept histogram and, once their terminal state is known,
-// into the completion histogram.
+// into a.completions.
 func (l *latencies) observer(a *archRun) func(loadgen.Record) {
 	accept := l.accept.WithLabelValues(a.plan.arch)
 	return func(r loadgen.Record) {
@@ -125,7 +125,7 @@ func (l *latencies) observer(a *archRun) func(loadgen.Record) {
 		}
 		accept.Observe(r.Latency.Seconds())
 		if a.plan.synchronous {
-			l.completion.WithLabelValues(a.plan.arch).Observe(r.Latency.Seconds())
+			a.completions.Observe(r.Latency.Seconds())
 			return
 		}
 		a.acceptedAt(r.ID, a.measuredStart.Add(r.Intended))

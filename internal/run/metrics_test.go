@@ -16,7 +16,7 @@ import (
 func TestLiveLatencies(t *testing.T) {
 	live := newLatencies()
 	start := time.Now()
-	a := &archRun{plan: plan{arch: "eda"}, done: map[string]loadgen.Completion{}, live: live, measuredStart: start}
+	a := &archRun{plan: plan{arch: "eda"}, done: map[string]loadgen.Completion{}, completions: live.completion.WithLabelValues("eda"), measuredStart: start}
 	observe := live.observer(a)
 
 	observe(loadgen.Record{ID: "o-1", Kind: loadgen.Accepted, Intended: time.Second, Latency: 10 * time.Millisecond})

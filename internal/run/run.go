@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edatestbed/testbed/internal/broker"
 	"github.com/edatestbed/testbed/internal/check"
@@ -99,12 +100,12 @@ type archRun struct {
 	// latency holds the accept and completion histograms once summarized.
 	latency map[string]*hdrhistogram.Histogram
 
-	// For the live histograms (nil live: none): when the measured period
+	// For the live histograms (nil completions: none): when the measured period
 	// starts, both set before the load, and, under mu, the scheduled send
 	// time of each accepted order until its terminal event, or that
 	// event's time when it came before the answer.
 	measuredStart time.Time
-	live          *latencies
+	completions   prometheus.Observer // the architecture's live completion histogram
 	sentAt        map[string]time.Time
 	endedAt       map[string]time.Time
 }
@@ -115,7 +116,7 @@ func (a *archRun) complete(t eda.Terminal) {
 	a.terminals = append(a.terminals, t)
 	if _, ok := a.done[t.OrderID]; !ok {
 		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State), Failed: domain.SystemFault(t.Reason)}
-		if a.live != nil {
+		if a.completions != nil {
 			a.pair(t.OrderID, time.Time{}, t.At)
 		}
 	}
@@ -154,7 +155,7 @@ func (a *archRun) pair(id string, sent, ended time.Time) {
 }
 
 func (a *archRun) observeCompletion(d time.Duration) {
-	a.live.completion.WithLabelValues(a.plan.arch).Observe(d.Seconds())
+	a.completions.Observe(d.Seconds())
 }
 
 func (a *archRun) completed() int {
@@ -270,7 +271,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	live := newLatencies()
 	for _, a := range archs {
-		a.live = live
+		a.completions = live.completion.WithLabelValues(a.plan.arch)
 		a.attacker, err = loadgen.New(loadgen.Config{
 			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
 			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight, Spikes: spikes,
