@@ -137,14 +137,7 @@ type Outcome struct {
 
 // OrderAnswer is the order service's answer to POST /orders, the same shape
 // as the monolith's.
-type OrderAnswer struct {
-	ID       string        `json:"id"`
-	Customer string        `json:"customer"`
-	Items    []domain.Item `json:"items"`
-	Amount   int64         `json:"amount"`
-	State    domain.State  `json:"state"`
-	Reason   string        `json:"reason,omitempty"`
-}
+type OrderAnswer = domain.Order
 
 // service is one process of the chain.
 type service struct {

@@ -198,7 +198,7 @@ func TestUnknownOutcomeIsResolvedByAbort(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	got, err := r.svc[Order].readOrder(ctx, r.svc[Order].db, "o-1")
+	got, err := store.ReadOrder(ctx, r.svc[Order].db, "o-1")
 	if err != nil || got.State != domain.Cancelled || got.Reason != domain.ReasonUnavailable {
 		t.Fatalf("resolved order = %+v, %v; want cancelled, %s", got, err, domain.ReasonUnavailable)
 	}

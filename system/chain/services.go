@@ -30,7 +30,7 @@ func (s *service) order() {
 		component.WriteJSON(w, http.StatusOK, Pending{Orders: n})
 	}))
 	s.mux.HandleFunc("GET /orders/{id}", s.http.Wrap("/orders/{id}", func(w http.ResponseWriter, r *http.Request) {
-		o, err := s.readOrder(r.Context(), s.db, r.PathValue("id"))
+		o, err := store.ReadOrder(r.Context(), s.db, r.PathValue("id"))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			http.Error(w, "no such order", http.StatusNotFound)
@@ -72,7 +72,7 @@ func (s *service) place(ctx context.Context, req domain.PlaceOrder) (OrderAnswer
 			return fmt.Errorf("insert order: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			o, err = s.readOrder(ctx, tx, o.ID)
+			o, err = store.ReadOrder(ctx, tx, o.ID)
 			return err
 		}
 		recorded = true
@@ -104,7 +104,7 @@ func (s *service) finish(ctx context.Context, o OrderAnswer, out Outcome) (Order
 			return fmt.Errorf("finish order %s: %w", o.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			o, err = s.readOrder(ctx, tx, o.ID)
+			o, err = store.ReadOrder(ctx, tx, o.ID)
 			return err
 		}
 		o.State, o.Reason = out.State, out.Reason
@@ -115,24 +115,6 @@ func (s *service) finish(ctx context.Context, o OrderAnswer, out Outcome) (Order
 		s.log.InfoContext(ctx, "order placed", "order", o.ID, "state", o.State, "reason", o.Reason)
 	}
 	return o, err
-}
-
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *service) readOrder(ctx context.Context, q querier, id string) (OrderAnswer, error) {
-	var o OrderAnswer
-	var items []byte
-	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = $1`, id).
-		Scan(&o.ID, &o.Customer, &items, &o.Amount, &o.State, &o.Reason)
-	if err != nil {
-		return o, fmt.Errorf("read order %s: %w", id, err)
-	}
-	if err := json.Unmarshal(items, &o.Items); err != nil {
-		return o, fmt.Errorf("decode items of order %s: %w", id, err)
-	}
-	return o, nil
 }
 
 // resolve settles, every quarter of after, the orders pending for longer
@@ -166,7 +148,7 @@ func (s *service) resolvePending(ctx context.Context, after time.Duration) error
 		if err != nil {
 			return fmt.Errorf("resolve order %s: %w", id, err)
 		}
-		o, err := s.readOrder(ctx, s.db, id)
+		o, err := store.ReadOrder(ctx, s.db, id)
 		if err == nil {
 			_, err = s.finish(ctx, o, out)
 		}

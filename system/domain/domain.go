@@ -130,3 +130,14 @@ func (o PlaceOrder) Amount(c *Catalog) int64 {
 	}
 	return total
 }
+
+// Order is an order as a synchronous architecture keeps it and answers
+// POST /orders with: the monolith's row, the chain's order service's.
+type Order struct {
+	ID       string `json:"id"`
+	Customer string `json:"customer"`
+	Items    []Item `json:"items"`
+	Amount   int64  `json:"amount"`
+	State    State  `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+}

@@ -84,14 +84,7 @@ func Metrics() []prometheus.Collector {
 func schemas() []string { return []string{Schema, store.StockSchema, psp.RefundSchema} }
 
 // Order is the monolith's answer and its row.
-type Order struct {
-	ID       string        `json:"id"`
-	Customer string        `json:"customer"`
-	Items    []domain.Item `json:"items"`
-	Amount   int64         `json:"amount"`
-	State    domain.State  `json:"state"`
-	Reason   string        `json:"reason,omitempty"`
-}
+type Order = domain.Order
 
 // Server is the monolith.
 type Server struct {
@@ -259,7 +252,7 @@ func (s *Server) Place(ctx context.Context, req domain.PlaceOrder) (o Order, err
 			return fmt.Errorf("insert order: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			got, err := getOrder(ctx, tx, o.ID)
+			got, err := store.ReadOrder(ctx, tx, o.ID)
 			if err != nil {
 				return err
 			}
@@ -333,7 +326,7 @@ func (s *Server) await(waiting context.Context, o Order) Order {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(waiting), stepTimeout)
-		got, err := getOrder(ctx, s.db, o.ID)
+		got, err := store.ReadOrder(ctx, s.db, o.ID)
 		cancel()
 		if err != nil {
 			return o
@@ -441,26 +434,8 @@ func setState(ctx context.Context, tx *sql.Tx, o *Order, state domain.State, rea
 // errMoved: the order is no longer in the state the step started from.
 var errMoved = errors.New("order moved on meanwhile: another replica settled it")
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func getOrder(ctx context.Context, q querier, id string) (Order, error) {
-	var o Order
-	var items []byte
-	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = $1`, id).
-		Scan(&o.ID, &o.Customer, &items, &o.Amount, &o.State, &o.Reason)
-	if err != nil {
-		return o, fmt.Errorf("read order %s: %w", id, err)
-	}
-	if err := json.Unmarshal(items, &o.Items); err != nil {
-		return o, fmt.Errorf("decode items of order %s: %w", id, err)
-	}
-	return o, nil
-}
-
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
-	o, err := getOrder(r.Context(), s.db, r.PathValue("id"))
+	o, err := store.ReadOrder(r.Context(), s.db, r.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		http.Error(w, "no such order", http.StatusNotFound)
 		return
@@ -543,7 +518,7 @@ func (s *Server) unfinished(ctx context.Context, where string, args ...any) ([]s
 // shipped; earlier ones are cancelled, releasing their stock and refunding
 // a charge that may have gone through.
 func (s *Server) settle(ctx context.Context, id string) error {
-	o, err := getOrder(ctx, s.db, id)
+	o, err := store.ReadOrder(ctx, s.db, id)
 	if err != nil {
 		return err
 	}

@@ -115,8 +115,8 @@ func TestRecoverSettlesInterruptedOrders(t *testing.T) {
 	if err := s.recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := getOrder(ctx, s.db, "r")
-	p, _ := getOrder(ctx, s.db, "p")
+	r, _ := store.ReadOrder(ctx, s.db, "r")
+	p, _ := store.ReadOrder(ctx, s.db, "p")
 	if r.State != domain.Cancelled || p.State != domain.Shipped {
 		t.Fatalf("after recovery reserved -> %s, paid -> %s; want cancelled, shipped", r.State, p.State)
 	}

@@ -149,8 +149,8 @@ func TestReplicaRecoversOnlyItsOwnOrders(t *testing.T) {
 	if err := rs[0].recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mine, _ := getOrder(ctx, rs[0].db, "o-1")
-	theirs, _ := getOrder(ctx, rs[0].db, "o-2")
+	mine, _ := store.ReadOrder(ctx, rs[0].db, "o-1")
+	theirs, _ := store.ReadOrder(ctx, rs[0].db, "o-2")
 	if mine.State != domain.Cancelled || theirs.State != domain.Reserved {
 		t.Fatalf("after replica-1 recovered: its order %s, replica-2's %s; want cancelled, still reserved", mine.State, theirs.State)
 	}
@@ -166,7 +166,7 @@ func TestReplicaRecoversOnlyItsOwnOrders(t *testing.T) {
 	defer cancel()
 	for theirs.State == domain.Reserved && wait.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
-		theirs, _ = getOrder(ctx, rs[0].db, "o-2")
+		theirs, _ = store.ReadOrder(ctx, rs[0].db, "o-2")
 	}
 	stop()
 	<-done
@@ -207,7 +207,7 @@ func TestSnapshotCopiesWhatTheCheckersRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err := getOrder(ctx, db, "o-1")
+	got, err := store.ReadOrder(ctx, db, "o-1")
 	if err != nil || got.State != domain.Shipped || got.Amount != o.Amount || got.Items[0] != o.Items[0] {
 		t.Fatalf("snapshot order = %+v, %v; want %+v", got, err, o)
 	}
@@ -241,7 +241,7 @@ func TestReplayWaitsForTheFirstRequest(t *testing.T) {
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
-		if o, err := getOrder(ctx, rs[1].db, "o-1"); err == nil && o.State == domain.Reserved {
+		if o, err := store.ReadOrder(ctx, rs[1].db, "o-1"); err == nil && o.State == domain.Reserved {
 			break
 		}
 		if wait.Err() != nil {

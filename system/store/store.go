@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -130,4 +131,26 @@ func TotalStock(ctx context.Context, db *sql.DB) (int, error) {
 		return 0, fmt.Errorf("sum stock: %w", err)
 	}
 	return n, nil
+}
+
+// Querier is what ReadOrder reads through: a database or a transaction.
+type Querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ReadOrder reads an order from an orders table with the columns of
+// domain.Order (items as JSON), as the monolith and the chain's order
+// service keep it.
+func ReadOrder(ctx context.Context, q Querier, id string) (domain.Order, error) {
+	var o domain.Order
+	var items []byte
+	err := q.QueryRowContext(ctx, `SELECT id, customer, items, amount, state, reason FROM orders WHERE id = $1`, id).
+		Scan(&o.ID, &o.Customer, &items, &o.Amount, &o.State, &o.Reason)
+	if err != nil {
+		return o, fmt.Errorf("read order %s: %w", id, err)
+	}
+	if err := json.Unmarshal(items, &o.Items); err != nil {
+		return o, fmt.Errorf("decode items of order %s: %w", id, err)
+	}
+	return o, nil
 }
