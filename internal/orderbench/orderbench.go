@@ -6,8 +6,10 @@ package orderbench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -54,6 +56,37 @@ func PlaceOrders(b *testing.B, arch string, want, clients int, start func(teleme
 			})
 		})
 	}
+}
+
+// Serve runs a component until the benchmark ends: run gets a free
+// loopback address to listen on and the component's telemetry (output
+// discarded). It returns the POST /orders URL once the component is
+// healthy, and fails b when the component exits with an error.
+func Serve(b *testing.B, component string, tc telemetry.Config, run func(ctx context.Context, tel *telemetry.Telemetry, listen string) error) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	tel, err := telemetry.New(ctx, tc, component, io.Discard)
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, tel, addr) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("%s: %v", component, err)
+		}
+		_ = tel.Shutdown(context.Background())
+	})
+	AwaitHealthy(b, "http://"+addr, done)
+	return "http://" + addr + "/orders"
 }
 
 // AwaitHealthy polls base/healthz until it answers 204, or fails b when the

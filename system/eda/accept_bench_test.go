@@ -2,8 +2,6 @@ package eda
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"testing"
 
@@ -35,30 +33,9 @@ func startOrderAPI(b *testing.B, tc telemetry.Config) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(c.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	tel, err := telemetry.New(ctx, tc, OrderAPI, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, tel, Config{Component: OrderAPI, Listen: addr, DataDir: b.TempDir(), Brokers: c.ListenAddrs(), Catalog: orderbench.Catalog(), Telemetry: tc})
-	}()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("order-api: %v", err)
-		}
-		_ = tel.Shutdown(context.Background())
+	return orderbench.Serve(b, OrderAPI, tc, func(ctx context.Context, tel *telemetry.Telemetry, listen string) error {
+		return Run(ctx, tel, Config{Component: OrderAPI, Listen: listen, DataDir: b.TempDir(), Brokers: c.ListenAddrs(), Catalog: orderbench.Catalog(), Telemetry: tc})
 	})
-	orderbench.AwaitHealthy(b, "http://"+addr, done)
-	return "http://" + addr + "/orders"
 }
 
 // benchClients is how many requests are in flight at once: b.SetParallelism

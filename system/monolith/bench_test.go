@@ -2,8 +2,6 @@ package monolith
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -34,30 +32,9 @@ func BenchmarkPlaceOrder(b *testing.B) {
 // returns its POST /orders URL once it is healthy.
 func startMonolith(b *testing.B, tc telemetry.Config, pspURL string) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	tel, err := telemetry.New(ctx, tc, "monolith", io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, tel, Config{Listen: addr, DataDir: b.TempDir(), Catalog: orderbench.Catalog(), PSPURL: pspURL, PSPTimeout: 2 * time.Second, Telemetry: tc})
-	}()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("monolith: %v", err)
-		}
-		_ = tel.Shutdown(context.Background())
+	return orderbench.Serve(b, "monolith", tc, func(ctx context.Context, tel *telemetry.Telemetry, listen string) error {
+		return Run(ctx, tel, Config{Listen: listen, DataDir: b.TempDir(), Catalog: orderbench.Catalog(), PSPURL: pspURL, PSPTimeout: 2 * time.Second, Telemetry: tc})
 	})
-	orderbench.AwaitHealthy(b, "http://"+addr, done)
-	return "http://" + addr + "/orders"
 }
 
 // benchClients is how many orders are in flight at once: b.SetParallelism
