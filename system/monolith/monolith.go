@@ -450,16 +450,29 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 // recover settles orders a crash interrupted mid-request, as the monolith's
 // start-up job: the client never got an answer for them, so they must not
 // keep stock forever. A replica recovers only the orders it started: the
-// others' are in flight in processes that are still running.
+// others' are in flight in processes that are still running. An order
+// that cannot be settled now (its row locked, the database slow) is left
+// for later, with a warning, rather than keeping the process from serving:
+// another replica adopts it, or the next start tries again, and until then
+// the checkers see it unfinished.
 func (s *Server) recover(ctx context.Context) error {
 	ids, err := s.unfinished(ctx, `owner = $3`, s.replica)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	left := 0
 	for _, id := range ids {
 		if err := s.settle(ctx, id); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			left++
+			s.log.Warn("interrupted order not settled, left for later", "order", id, "err", err)
 		}
+	}
+	if len(ids) > 0 {
+		s.log.Info("recovery done", "orders", len(ids), "left", left, "ms", time.Since(start).Milliseconds())
 	}
 	return nil
 }
@@ -518,7 +531,9 @@ func (s *Server) unfinished(ctx context.Context, where string, args ...any) ([]s
 // shipped; earlier ones are cancelled, releasing their stock and refunding
 // a charge that may have gone through.
 func (s *Server) settle(ctx context.Context, id string) error {
-	o, err := store.ReadOrder(ctx, s.db, id)
+	rctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	o, err := store.ReadOrder(rctx, s.db, id)
+	cancel()
 	if err != nil {
 		return err
 	}

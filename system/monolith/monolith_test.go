@@ -125,6 +125,42 @@ func TestRecoverSettlesInterruptedOrders(t *testing.T) {
 	}
 }
 
+// An order recovery cannot settle (here: another connection holds the
+// database's write lock past the step's timeout) is left for later instead
+// of keeping the process from serving; the next recovery settles it.
+func TestRecoverLeavesWhatItCannotSettle(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := newServer(t, 0, dir)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO orders (id, customer, items, amount, state, created_at, updated_at) VALUES ('p', 'c', '[]', 1, 'pending', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.Open(ctx, filepath.Join(dir, "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.BeginTx(ctx, nil) // _txlock=immediate: takes the write lock now
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.recover(ctx); err != nil {
+		t.Fatalf("recover with the order locked = %v, want nil: the order is left for later", err)
+	}
+	if o, _ := store.ReadOrder(ctx, s.db, "p"); o.State != domain.Pending {
+		t.Fatalf("order = %s while locked, want still pending", o.State)
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := store.ReadOrder(ctx, s.db, "p"); o.State != domain.Cancelled || o.Reason != domain.ReasonInterrupted {
+		t.Fatalf("order = %s (%s) after the lock went, want cancelled, interrupted", o.State, o.Reason)
+	}
+}
+
 func TestUnreachableProviderCancelsAndOwesARefund(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, 0, t.TempDir())
