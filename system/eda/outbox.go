@@ -16,8 +16,13 @@ import (
 	"github.com/edatestbed/testbed/system/telemetry"
 )
 
+// The outbox's seq is the rowid: a new row gets one more than the largest
+// present, so rows are read in commit order. AUTOINCREMENT would also keep
+// numbers of deleted rows from coming back, which the relay does not need
+// (it deletes only what it read) and which costs a write to sqlite_sequence
+// in every transaction that emits.
 const outboxSchema = `CREATE TABLE IF NOT EXISTS outbox (
-	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	seq INTEGER PRIMARY KEY,
 	topic TEXT NOT NULL,
 	key TEXT NOT NULL,
 	payload BLOB NOT NULL,
@@ -28,6 +33,9 @@ const outboxSchema = `CREATE TABLE IF NOT EXISTS outbox (
 // context of the work that caused them; the relay publishes them after
 // commit, continuing that trace.
 func (s *service) addToOutbox(ctx context.Context, tx *sql.Tx, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
 	carrier := propagation.MapCarrier{}
 	s.tel.Inject(ctx, carrier)
 	tc, err := json.Marshal(carrier)
