@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/edatestbed/testbed/system/component"
+	"github.com/edatestbed/testbed/system/telemetry"
 )
 
 // Implementation names the broker in reports, with the fidelity caveat.
@@ -37,6 +38,9 @@ type Config struct {
 	// Host: in a container the nodes listen on 0.0.0.0, which no client can
 	// dial, and are reached by the container's network alias.
 	Advertise string `json:"advertise,omitempty"`
+	// Pprof serves Go's profiles under /debug/pprof/ beside health and the
+	// admin API: the broker is one of the processes a run profiles.
+	Pprof bool `json:"pprof,omitempty"`
 }
 
 // Run starts the cluster, creates the topics and serves health until ctx
@@ -88,6 +92,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	mux.HandleFunc("GET /nodes", n.list)
 	mux.HandleFunc("POST /nodes/{id}/remove", n.remove)
 	mux.HandleFunc("POST /nodes/{id}/restore", n.restore)
+	if cfg.Pprof {
+		telemetry.HandlePprof(mux)
+	}
 	return component.Serve(ctx, log, cfg.Listen, mux)
 }
 

@@ -398,9 +398,10 @@ func money(st *state, _ *domain.Catalog) (finding, error) {
 	return f, nil
 }
 
-// readModelChecker: after the drain the read model has caught up, so any
-// difference from order-api's table is a projection that went wrong, not
-// staleness.
+// readModelChecker: the run waits after the drain (as long as the drain
+// may last) for the read model to catch up, so any difference left from
+// order-api's table is a projection that went wrong, or a view that could
+// not keep up with the load even then.
 func readModelChecker() checker {
 	return checker{
 		name: "read-model", unit: "orders",

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,7 +41,7 @@ func target(e env, what, figure string, met bool) {
 
 func benchCmd(e env, args []string) int {
 	fs := flags(e, "bench", `
-Usage: testbed bench [--step 3s] [loadgen|systems|overhead ...]
+Usage: testbed bench [--step 3s] [--rate 1000] [--duration 60s] [loadgen|systems|overhead|memory ...]
 
 Measures the highest rate each part sustains, so you know whether a run's
 numbers describe the architectures or the harness. A rate is sustained when,
@@ -58,14 +62,26 @@ a probe fails, then bisects.
             connections, no spans, warnings only); the ratio is what the
             harness costs
 
+  memory    a run of the EDA and the monolith side by side at --rate for
+            --duration (no faults, no Jaeger or Prometheus), sampling every
+            --every the resident memory (VmRSS) of the testbed and of every
+            process it started; the run's bundle goes under --reports with
+            the samples in memory.csv. Use --duration 30m for the memory
+            issue's full length.
+
 With no argument, loadgen and systems. After each figure a "target" line
 says whether it meets the goal of the performance issue (loadgen at least
 vegeta's rate with a p99 within 5 %; EDA 20,000 accepted orders/s;
-monolith 5,000 completed orders/s; harness overhead at most 20 %): PASS or
-FALL SHORT. Figures depend on the machine and on what else runs on it; the
+monolith 5,000 completed orders/s; harness overhead at most 20 %; every
+process of the memory run together under 1 GiB, the testbed's own memory
+flat over the measured period): PASS or FALL SHORT. Figures depend on the machine and on what else runs on it; the
 load generator shares its CPUs with the systems under test.
 `)
 	step := fs.Duration("step", 3*time.Second, "how long each probe holds its rate")
+	rate := fs.Float64("rate", 1000, "memory: orders per second per architecture")
+	duration := fs.Duration("duration", time.Minute, "memory: the measured period")
+	every := fs.Duration("every", 2*time.Second, "memory: time between samples")
+	reports := fs.String("reports", "reports", "memory: `directory` the run bundle is written under")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -127,10 +143,54 @@ load generator shares its CPUs with the systems under test.
 				fmt.Fprintf(e.stderr, "bench overhead: %v\n", err)
 				return 1
 			}
+		case "memory":
+			if code := benchMemory(ctx, e, run.MemoryOptions{Rate: *rate, Duration: *duration, Every: *every, ReportsDir: *reports}); code != 0 {
+				return code
+			}
 		default:
-			fmt.Fprintf(e.stderr, "bench: unknown target %q; allowed: loadgen, systems, overhead\n", w)
+			fmt.Fprintf(e.stderr, "bench: unknown target %q; allowed: loadgen, systems, overhead, memory\n", w)
 			return 2
 		}
+	}
+	return 0
+}
+
+// benchMemory runs testbed bench memory and prints its figures.
+func benchMemory(ctx context.Context, e env, opt run.MemoryOptions) int {
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bench memory: find the testbed binary: %v\n", err)
+		return 1
+	}
+	opt.Binary, opt.Progress, opt.Version, opt.Commit = bin, e.stderr, e.build.Version, e.build.Commit
+	m, err := run.BenchMemory(ctx, opt)
+	if m != nil && len(m.Samples) > 0 {
+		mib := func(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+		for _, a := range m.Summary.Architectures {
+			fmt.Fprintf(e.stdout, "%-9s %10d orders offered, %.1f %% accepted, %d completed\n", a.Name, a.Offered, 100*float64(a.Accepted)/float64(max(a.Offered, 1)), a.Completed)
+		}
+		p := m.Peak
+		fmt.Fprintf(e.stdout, "%-9s %10s peak, every process, at %+.0f s of the measured period: testbed %s, %d children %s\n",
+			"memory", mib(p.Total()), p.At.Seconds(), mib(p.Testbed), len(p.Children), mib(p.ChildrenRSS()))
+		children := slices.SortedFunc(slices.Values(p.Children), func(x, y run.ProcessMemory) int { return cmp.Compare(y.RSS, x.RSS) })
+		var top []string
+		for _, c := range children[:min(len(children), 4)] {
+			top = append(top, c.Name+" "+mib(c.RSS))
+		}
+		fmt.Fprintf(e.stdout, "%-9s %10s largest children then: %s\n", "", "", strings.Join(top, ", "))
+		fmt.Fprintf(e.stdout, "%-9s %10s testbed at %+.0f s, %s at %+.0f s of the measured period\n",
+			"", mib(m.Start.Testbed), m.Start.At.Seconds(), mib(m.End.Testbed), m.End.At.Seconds())
+		growth := m.Second - m.First
+		fmt.Fprintf(e.stdout, "%-9s %10s testbed peak in the first half, %s in the second: %+.1f MiB (%+.1f %%)\n",
+			"", mib(m.First), mib(m.Second), float64(growth)/(1<<20), 100*float64(growth)/float64(max(m.First, 1)))
+		fmt.Fprintf(e.stdout, "%-9s %10d samples in %s and %s\n", "", len(m.Samples), filepath.Join(m.Dir, run.MemoryFile), run.MemoryProcessesFile)
+		fmt.Fprintf(e.stdout, "%-9s %10s flat: %s\n", "", "", run.FlatRule)
+		target(e, fmt.Sprintf("%d architectures at %.0f orders/s under 1 GiB, every process", len(m.Summary.Architectures), opt.Rate), mib(p.Total()), p.Total() < run.MemoryLimit)
+		target(e, fmt.Sprintf("testbed memory flat over %s", opt.Duration), fmt.Sprintf("%+.1f MiB", float64(growth)/(1<<20)), m.Flat())
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bench memory: %v\n", err)
+		return 1
 	}
 	return 0
 }

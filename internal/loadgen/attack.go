@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,11 +16,14 @@ import (
 // discarded so the connection can be reused.
 const maxBody = 64 << 10
 
-// Run sends the attack and returns a Record for every scheduled request. It
-// blocks until the warm-up and the measured period have been scheduled and
-// every request sent has been answered or has timed out. Cancelling ctx stops
-// the schedule; requests already sent still run to their answer or timeout,
-// and Run returns the partial Result with ctx.Err().
+// Run sends the attack and returns what it measured. Every scheduled
+// request ends as a Record: in Result.Records, or handed to Config.Records.
+// It blocks until the warm-up and the measured period have been scheduled
+// and every request sent has been answered or has timed out. Cancelling ctx
+// stops the schedule; requests already sent still run to their answer or
+// timeout, and Run returns the partial Result with ctx.Err(). When
+// Config.Records fails, Run goes on measuring, hands it no more records and
+// returns its error with the Result.
 func (a *Attacker) Run(ctx context.Context) (*Result, error) {
 	if !a.ran.CompareAndSwap(false, true) {
 		return nil, errors.New("run attack: attacker already ran")
@@ -30,13 +34,22 @@ func (a *Attacker) Run(ctx context.Context) (*Result, error) {
 	t0 := time.Now()
 	a.started.Store(&t0)
 	r := &run{
-		a:       a,
-		t0:      t0,
-		records: make([]Record, a.total),
+		a:  a,
+		t0: t0,
 		// Requests outlive a cancelled ctx: an answer that is on its way
 		// is a measurement, and Timeout already bounds the wait.
 		base: context.WithoutCancel(ctx),
 		jobs: make(chan job),
+	}
+	var kept []Record
+	if a.cfg.Records != nil {
+		r.seq = newSequencer(a.cfg.Records.WriteRecord)
+	} else {
+		kept = make([]Record, 0, a.total)
+		r.seq = newSequencer(func(rec *Record) error {
+			kept = append(kept, *rec)
+			return nil
+		})
 	}
 	n := r.pace(ctx)
 	close(r.jobs)
@@ -49,21 +62,25 @@ func (a *Attacker) Run(ctx context.Context) (*Result, error) {
 		Spikes:   a.cfg.Spikes,
 		Warmup:   a.cfg.Warmup,
 		Duration: max(0, min(covered, a.cfg.Duration)),
-		Records:  r.records[:n],
+		Records:  kept,
 	}
+	var errs []error
 	if n < a.total {
-		return res, ctx.Err()
+		errs = append(errs, ctx.Err())
 	}
-	return res, nil
+	if r.seq.err != nil {
+		errs = append(errs, fmt.Errorf("run attack: write records: %w", r.seq.err))
+	}
+	return res, errors.Join(errs...)
 }
 
 // run is the state of one Run. The pacer goroutine owns workers and fills
 // in the schedule fields of a Record before handing it to a worker, which
-// fills in the outcome; the channel handoff orders the two.
+// fills in the outcome and hands it to seq.
 type run struct {
 	a       *Attacker
 	t0      time.Time
-	records []Record
+	seq     *sequencer
 	base    context.Context
 	jobs    chan job
 	wg      sync.WaitGroup
@@ -71,7 +88,7 @@ type run struct {
 }
 
 type job struct {
-	seq  uint64
+	rec  Record
 	due  time.Time
 	body []byte
 }
@@ -112,11 +129,7 @@ func (r *run) pace(ctx context.Context) uint64 {
 // buffers of the HTTP path are reused instead of rebuilt per request.
 func (r *run) fire(seq uint64, off time.Duration, due time.Time) {
 	req := r.a.cfg.Next(seq)
-	rec := &r.records[seq]
-	rec.Seq = seq
-	rec.ID = req.ID
-	rec.Intended = off - r.a.cfg.Warmup
-	rec.Warmup = seq < r.a.warmupN
+	rec := Record{Seq: seq, ID: req.ID, Intended: off - r.a.cfg.Warmup, Warmup: seq < r.a.warmupN}
 	r.a.offered.Add(1)
 
 	// Only this goroutine increments inFlight, so the check cannot race
@@ -126,11 +139,11 @@ func (r *run) fire(seq uint64, off time.Duration, due time.Time) {
 		rec.Latency = time.Since(due)
 		r.a.dropped.Add(1)
 		r.a.failed.Add(1)
-		r.observe(rec)
+		r.finish(rec)
 		return
 	}
 	r.a.inFlight.Add(1)
-	j := job{seq: seq, due: due, body: req.Body}
+	j := job{rec: rec, due: due, body: req.Body}
 	select {
 	case r.jobs <- j:
 		return
@@ -165,18 +178,24 @@ type worker struct {
 	dl    deadline
 }
 
-// observe hands a final record to Config.Observe.
-func (r *run) observe(rec *Record) {
+// finish hands a final record to Config.Observe and on to the records.
+func (r *run) finish(rec Record) {
 	if r.a.cfg.Observe != nil {
-		r.a.cfg.Observe(*rec)
+		r.a.cfg.Observe(rec)
 	}
+	r.seq.done(rec)
 }
 
 // hit sends one request and records its outcome.
 func (r *run) hit(w *worker, j job) {
-	defer r.a.inFlight.Add(-1)
-	rec := &r.records[j.seq]
-	defer r.observe(rec)
+	r.answer(w, &j)
+	r.finish(j.rec)
+	r.a.inFlight.Add(-1)
+}
+
+// answer sends j and fills in the outcome of its record.
+func (r *run) answer(w *worker, j *job) {
+	rec := &j.rec
 	status, body, fail := r.do(w, j.body)
 	rec.Latency = time.Since(j.due)
 	rec.Status = status

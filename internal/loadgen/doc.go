@@ -16,4 +16,10 @@
 // failed: queueing it would silently turn the open model back into a closed
 // one, and skipping it without a record would make an overloaded system look
 // healthier than one that answers errors.
+//
+// Every scheduled request ends as a Record. A short attack keeps them in its
+// Result; a long one hands them to a RecordWriter (Config.Records) in Seq
+// order as they become final, holding only those in flight and those that
+// wait for an earlier answer, and a Tally gathers the statistics from the
+// records read back.
 package loadgen

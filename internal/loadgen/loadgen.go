@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// maxRecords bounds rate×(warmup+duration): every scheduled request gets a
-// Record allocated up front, and a typo in the rate should fail in New, not
-// exhaust memory in Run.
+// maxRecords bounds rate×(warmup+duration): a typo in the rate should fail
+// in New, not exhaust memory or disk in Run (without Config.Records every
+// scheduled request gets a Record allocated up front).
 const maxRecords = 1 << 31
 
 // Request is one request the pacer sends.
@@ -74,6 +74,14 @@ type Config struct {
 	// dropped request, the schedule), so it must be quick: the testbed
 	// feeds its live latency histograms with it.
 	Observe func(Record)
+	// Records, when set, gets every record once it and every record
+	// scheduled before it are final, in Seq order, one call at a time,
+	// and Result.Records stays nil: an attack then holds only the records
+	// of requests in flight and of those answered before an earlier one,
+	// however long it runs. It is called by the goroutine that finished
+	// the last of them, so its run time delays that worker: it should
+	// buffer. Nil keeps every record in Result.Records.
+	Records RecordWriter
 	// Client sends the requests. Nil means a transport of the Attacker's own
 	// with keep-alive, room for MaxInFlight idle connections to the host, no
 	// proxy and no redirects; its idle connections are closed when Run
@@ -128,7 +136,8 @@ func (k Kind) String() string {
 }
 
 // Record is what happened to one scheduled request. Fields are ordered to
-// keep it at 72 bytes, because a long run keeps millions of them.
+// keep it at 72 bytes, because an attack without Config.Records keeps one
+// per request.
 type Record struct {
 	Seq uint64
 	// ID is Outcome.OrderID, or Request.ID when the answer named none.
@@ -305,6 +314,22 @@ func newTransport(timeout time.Duration, maxInFlight int) *http.Transport {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
+}
+
+// Start returns the start of the measured period, which Result.Start will
+// be, once Run has begun; ok is false before.
+func (a *Attacker) Start() (t time.Time, ok bool) {
+	t0 := a.started.Load()
+	if t0 == nil {
+		return time.Time{}, false
+	}
+	return t0.Add(a.cfg.Warmup), true
+}
+
+// Intended is the scheduled send time of request seq as an offset from the
+// start of the measured period: its Record's Intended.
+func (a *Attacker) Intended(seq uint64) time.Duration {
+	return a.sched.offset(seq) - a.cfg.Warmup
 }
 
 // Snapshot returns the attack's progress so far. It is safe to call while

@@ -29,7 +29,9 @@ type Result struct {
 	// configured duration, or less when Run was cancelled.
 	Duration time.Duration
 	// Records holds every scheduled request, sorted by Seq, warm-up
-	// included.
+	// included, unless they went to Config.Records: then it is nil, and a
+	// Tally over the records read back gives what Seconds, AcceptLatency
+	// and Complete give over Records.
 	Records []Record
 }
 
@@ -54,49 +56,11 @@ type Bucket struct {
 // Seconds returns one Bucket per second of the measured period, the last
 // one partial when Duration is not a whole number of seconds. Warm-up
 // requests are left out.
-func (r *Result) Seconds() []Bucket {
-	b := make([]Bucket, r.seconds())
-	for i := range b {
-		b[i].T = time.Duration(i) * time.Second
-	}
-	for i := range r.Records {
-		rec := &r.Records[i]
-		s, ok := r.second(rec)
-		if !ok {
-			continue
-		}
-		bk := &b[s]
-		bk.Offered++
-		switch rec.Kind {
-		case Accepted:
-			bk.Accepted++
-			continue
-		case Rejected:
-			bk.Rejected++
-		case Timeout:
-			bk.Timeout++
-		case Error:
-			bk.Error++
-		case Dropped:
-			bk.Dropped++
-		}
-		bk.Failed++
-	}
-	return b
-}
+func (r *Result) Seconds() []Bucket { return r.tally(nil, 0).Seconds() }
 
 // AcceptLatency returns the latency of the accepted requests of the
 // measured period, in microseconds.
-func (r *Result) AcceptLatency() *hdrhistogram.Histogram {
-	h := newHistogram()
-	for i := range r.Records {
-		rec := &r.Records[i]
-		if _, ok := r.second(rec); ok && rec.Kind == Accepted {
-			record(h, rec.Latency)
-		}
-	}
-	return h
-}
+func (r *Result) AcceptLatency() *hdrhistogram.Histogram { return r.tally(nil, 0).AcceptLatency() }
 
 // Completion is when and how an order reached a terminal state, as observed
 // outside the load generator (for instance on Kafka).
@@ -149,50 +113,123 @@ type Completions struct {
 // are not. Ids in done that match no measured request are ignored. A
 // deadline <= 0 puts every completion within the deadline.
 func (r *Result) Complete(done map[string]Completion, deadline time.Duration) Completions {
-	c := Completions{
-		Seconds: make([]CompletionBucket, r.seconds()),
-		Latency: newHistogram(),
-		States:  make(map[string]int64),
-	}
-	for i := range c.Seconds {
-		c.Seconds[i].T = time.Duration(i) * time.Second
-	}
-	for i := range r.Records {
-		rec := &r.Records[i]
-		s, ok := r.second(rec)
-		if !ok || rec.Kind == Dropped {
-			continue
-		}
-		intended := r.Start.Add(rec.Intended)
-		var fin Completion
-		if rec.Terminal != "" {
-			fin = Completion{At: intended.Add(rec.Latency), State: rec.Terminal}
-		} else if fin, ok = done[rec.ID]; !ok {
-			if rec.Kind == Accepted {
-				c.Unfinished++
-			}
-			continue
-		}
-		if fin.At.After(c.Last) {
-			c.Last = fin.At
-		}
-		if fin.Failed {
-			c.Failed++
-			c.States[fin.State]++
-			continue
-		}
-		lat := fin.At.Sub(intended)
-		record(c.Latency, lat)
-		c.Completed++
-		c.Seconds[s].Completed++
-		if deadline <= 0 || lat <= deadline {
-			c.InDeadline++
-			c.Seconds[s].CompletedInDeadline++
-		}
-		c.States[fin.State]++
-	}
-	return c
+	return r.tally(done, deadline).Completions()
 }
+
+// tally is a Tally over Records.
+func (r *Result) tally(done map[string]Completion, deadline time.Duration) *Tally {
+	t := r.Tally(done, deadline)
+	for i := range r.Records {
+		t.Add(&r.Records[i])
+	}
+	return t
+}
+
+// Tally gathers the statistics of a Result one record at a time, so that
+// they can come from records that went to Config.Records and are read back,
+// one pass for all of them: what Seconds, AcceptLatency and Complete give
+// over Records. Records may come in any order.
+type Tally struct {
+	r        *Result
+	done     map[string]Completion
+	deadline time.Duration
+	seconds  []Bucket
+	accept   *hdrhistogram.Histogram
+	comp     Completions
+}
+
+// Tally returns an empty Tally of r's measured period that joins records
+// with done and deadline as Complete does.
+func (r *Result) Tally(done map[string]Completion, deadline time.Duration) *Tally {
+	n := r.seconds()
+	t := &Tally{
+		r: r, done: done, deadline: deadline,
+		seconds: make([]Bucket, n),
+		accept:  newHistogram(),
+		comp: Completions{
+			Seconds: make([]CompletionBucket, n),
+			Latency: newHistogram(),
+			States:  make(map[string]int64),
+		},
+	}
+	for i := range n {
+		t.seconds[i].T = time.Duration(i) * time.Second
+		t.comp.Seconds[i].T = time.Duration(i) * time.Second
+	}
+	return t
+}
+
+// Add counts one record.
+func (t *Tally) Add(rec *Record) {
+	s, ok := t.r.second(rec)
+	if !ok {
+		return
+	}
+	bk := &t.seconds[s]
+	bk.Offered++
+	switch rec.Kind {
+	case Accepted:
+		bk.Accepted++
+		record(t.accept, rec.Latency)
+	case Rejected:
+		bk.Rejected++
+	case Timeout:
+		bk.Timeout++
+	case Error:
+		bk.Error++
+	case Dropped:
+		bk.Dropped++
+	}
+	if rec.Kind != Accepted {
+		bk.Failed++
+	}
+	if rec.Kind != Dropped {
+		t.complete(s, rec)
+	}
+}
+
+// complete joins a measured record that was sent with its terminal state.
+func (t *Tally) complete(s int, rec *Record) {
+	c := &t.comp
+	intended := t.r.Start.Add(rec.Intended)
+	var fin Completion
+	if rec.Terminal != "" {
+		fin = Completion{At: intended.Add(rec.Latency), State: rec.Terminal}
+	} else if f, ok := t.done[rec.ID]; ok {
+		fin = f
+	} else {
+		if rec.Kind == Accepted {
+			c.Unfinished++
+		}
+		return
+	}
+	if fin.At.After(c.Last) {
+		c.Last = fin.At
+	}
+	if fin.Failed {
+		c.Failed++
+		c.States[fin.State]++
+		return
+	}
+	lat := fin.At.Sub(intended)
+	record(c.Latency, lat)
+	c.Completed++
+	c.Seconds[s].Completed++
+	if t.deadline <= 0 || lat <= t.deadline {
+		c.InDeadline++
+		c.Seconds[s].CompletedInDeadline++
+	}
+	c.States[fin.State]++
+}
+
+// Seconds is Result.Seconds over the records added so far.
+func (t *Tally) Seconds() []Bucket { return t.seconds }
+
+// AcceptLatency is Result.AcceptLatency over the records added so far.
+func (t *Tally) AcceptLatency() *hdrhistogram.Histogram { return t.accept }
+
+// Completions is Result.Complete over the records added so far.
+func (t *Tally) Completions() Completions { return t.comp }
 
 func (r *Result) seconds() int {
 	return int((r.Duration + time.Second - 1) / time.Second)

@@ -11,7 +11,7 @@ import (
 
 // BenchmarkSend is one worker's send path, request by request, against a
 // no-op server in the same process: build the request, send it, read the
-// answer, classify it and fill in the Record. ns/op is one loopback round
+// answer, classify it, fill in the Record and hand it on. ns/op is one loopback round
 // trip and allocs/op counts client and server together, so a change to the
 // send path shows against the same server cost. cpu-ns/op is the CPU the
 // process spent per request, which other processes on the machine disturb
@@ -35,17 +35,21 @@ func BenchmarkSend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer a.transport.CloseIdleConnections()
-			r := &run{a: a, base: b.Context(), records: make([]Record, 1)}
+			var last Record
+			r := &run{a: a, base: b.Context(), seq: newSequencer(func(rec *Record) error {
+				last = *rec
+				return nil
+			})}
 			body := []byte(`{"sku":"a","qty":1}`)
 			w := &worker{dl: deadline{base: r.base, timeout: a.cfg.Timeout}}
 			defer w.dl.release()
 			b.ReportAllocs()
 			cpu0 := busyCPU(b)
-			for b.Loop() {
+			for seq := uint64(0); b.Loop(); seq++ {
 				a.inFlight.Add(1)
-				r.hit(w, job{due: time.Now(), body: body})
-				if r.records[0].Kind != Accepted {
-					b.Fatalf("record %+v, want accepted", r.records[0])
+				r.hit(w, job{rec: Record{Seq: seq}, due: time.Now(), body: body})
+				if last.Seq != seq || last.Kind != Accepted {
+					b.Fatalf("record %+v, want request %d accepted", last, seq)
 				}
 			}
 			b.ReportMetric((busyCPU(b)-cpu0)/float64(b.N)*1e9, "cpu-ns/op")

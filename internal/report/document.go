@@ -86,6 +86,7 @@ func build(s *Summary) document {
 	r.outcomes()
 	r.checks()
 	r.faults()
+	r.hops()
 	r.traced()
 	r.metrics()
 	r.timeline()

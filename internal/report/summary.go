@@ -133,6 +133,10 @@ type Arch struct {
 	// Traced are the slowest and some failed orders of the run, with their
 	// trace ids and log lines, to start an investigation from.
 	Traced []TracedOrder `json:"traced,omitempty"`
+	// Hops say, per event type and consuming service, how long events
+	// waited between two services and how long their handling took: where
+	// an order's time goes. Nil for an architecture without events.
+	Hops []Hop `json:"hops,omitempty"`
 
 	// Percentile distributions of the latencies (HdrHistogram's percentile
 	// iteration), for the percentile plot.

@@ -68,11 +68,11 @@ type plan struct {
 	// the fault mapping.
 	note string
 	// settle, when set, runs after the drain, before teardown: it waits
-	// (bounded by the scenario's drain, and only until ctx ends) for the
-	// orders a synchronous architecture still has in doubt, as the drain
-	// waits for the EDA's backlog, and saves into the architecture's bundle
-	// directory what the checkers need from state that does not outlive
-	// the run.
+	// (bounded by the scenario's drain, and only until ctx ends) for what
+	// the drain does not: the orders a synchronous architecture still has
+	// in doubt, the EDA's read model catching up; and saves into the
+	// architecture's bundle directory what the checkers need from state
+	// that does not outlive the run.
 	settle func(ctx context.Context, dir string) error
 }
 
@@ -338,7 +338,7 @@ func (p planner) eda() (pl plan, err error) {
 		return plan{}, err
 	}
 	b, adminAddr, err := p.component(arch, "broker", func(listen string) any {
-		c := broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: append(eda.Topics(), eda.DLQTopics()...), Partitions: partitions}
+		c := broker.Config{Host: p.host, Ports: ports, Listen: listen, DataDir: brokerData, Topics: append(eda.Topics(), eda.DLQTopics()...), Partitions: partitions, Pprof: p.profile}
 		if p.containers {
 			// The nodes listen on every address of the container and tell
 			// clients to dial its network alias.
@@ -405,6 +405,9 @@ func (p planner) eda() (pl plan, err error) {
 		database: store.Driver,
 		nodes:    edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,
 		capabilities: edaCapabilities(),
+		settle: func(ctx context.Context, _ string) error {
+			return awaitView(ctx, p.sc.Load.Drain.D(), filepath.Join(data, eda.OrderAPI+".db"), filepath.Join(data, eda.OrderView+".db"))
+		},
 	}, nil
 }
 

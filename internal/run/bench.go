@@ -2,12 +2,18 @@ package run
 
 import (
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/edatestbed/testbed/internal/loadgen"
+	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/domain"
@@ -115,4 +121,214 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 		return c, fmt.Errorf("bench %s: %w", a.plan.arch, err)
 	}
 	return c, nil
+}
+
+// The memory target of BenchMemory: a two-architecture run stays under
+// MemoryLimit of resident memory, every process together, and the
+// testbed's own is flat over the measured period (FlatRule).
+const (
+	MemoryLimit = 1 << 30
+	flatShare   = 0.10
+	flatFloor   = 16 << 20
+)
+
+// FlatRule says in words when BenchMemory calls the testbed's memory flat.
+// It compares peaks of halves rather than two samples: the climb to the
+// steady state (connections, the collector's heap goal) in the first
+// seconds, and the collector's sawtooth within a half, are not growth,
+// while memory that grows with the run's length shows as the second half's
+// peak above the first's. The floor keeps a small testbed from failing on
+// that sawtooth.
+const FlatRule = "its peak in the second half of the measured period is at most 10 % or 16 MiB, whichever is larger, above its peak in the first half"
+
+// memoryScenario is BenchMemory's run: both architectures, steady load,
+// no faults, stock that never runs out so that every order takes the full
+// path however long the run.
+const memoryScenario = `name: bench-memory
+description: testbed bench memory - two architectures under steady load, no faults.
+architectures: [eda, monolith]
+load: {rate: %g, warmup: 10s, duration: %s, drain: 30s, timeout: 5s}
+catalog: {skus: 1000, stock_min: 1000000000, stock_max: 1000000000}
+slo: {success_ratio: 0.99, completion_deadline: 5s}
+`
+
+// Files of BenchMemory's samples in the run's bundle.
+const (
+	MemoryFile          = "memory.csv"           // one line a sample: the testbed, its children, the total
+	MemoryProcessesFile = "memory-processes.csv" // one line a child process a sample
+)
+
+// MemoryOptions configure BenchMemory.
+type MemoryOptions struct {
+	Binary     string
+	ReportsDir string
+	Rate       float64       // orders per second per architecture
+	Duration   time.Duration // the measured period
+	Every      time.Duration // between samples
+	Progress   io.Writer     // the run's progress lines; nil for none
+	Version    string
+	Commit     string
+}
+
+// MemorySample is the resident memory of the testbed and of each of its
+// child processes at one moment of the run.
+type MemorySample struct {
+	At       time.Duration // from the start of the measured period
+	Testbed  int64         // bytes
+	Children []ProcessMemory
+}
+
+// ProcessMemory is the resident memory of one child process.
+type ProcessMemory struct {
+	PID  int
+	Name string // a component as its unit (eda/order-api), else its command
+	RSS  int64  // bytes
+}
+
+// ChildrenRSS is the resident memory of every child process together.
+func (s MemorySample) ChildrenRSS() int64 { return sumRSS(s.Children) }
+
+// Total is the resident memory of every process of the run.
+func (s MemorySample) Total() int64 { return s.Testbed + s.ChildrenRSS() }
+
+// MemoryBench is what BenchMemory measured.
+type MemoryBench struct {
+	Dir     string // the run's bundle, which holds MemoryFile
+	Summary *report.Summary
+	Samples []MemorySample
+	// Peak is the sample with the most resident memory in all, from the
+	// start of the components to the end of the report.
+	Peak MemorySample
+	// Start and End are the first and the last sample taken within the
+	// measured period.
+	Start, End MemorySample
+	// First and Second are the testbed's peak resident memory in the
+	// first and in the second half of the measured period, which FlatRule
+	// compares.
+	First, Second int64
+}
+
+// Flat reports whether the testbed's own memory stayed flat over the
+// measured period, by FlatRule.
+func (m *MemoryBench) Flat() bool { return flat(m.First, m.Second) }
+
+func flat(first, second int64) bool {
+	return second-first <= max(int64(flatShare*float64(first)), flatFloor)
+}
+
+// BenchMemory runs the EDA and the monolith side by side on the local
+// runtime at opt.Rate for opt.Duration, without faults and without Jaeger
+// and Prometheus, and samples every opt.Every the resident memory of this
+// process and of every process it started. The run writes its bundle as
+// any run does, and the samples go into it (MemoryFile,
+// MemoryProcessesFile).
+func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
+	if opt.Every <= 0 {
+		return nil, fmt.Errorf("bench memory: sample interval %v: want > 0", opt.Every)
+	}
+	sc, err := scenarios.Parse("bench-memory", fmt.Appendf(nil, memoryScenario, opt.Rate, opt.Duration))
+	if err != nil {
+		return nil, fmt.Errorf("bench memory: %w", err)
+	}
+	type sample struct {
+		at time.Time
+		rss
+	}
+	var (
+		samples   []sample
+		sampleErr error
+	)
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		tick := time.NewTicker(opt.Every)
+		defer tick.Stop()
+		for {
+			r, err := sampleRSS("/proc", os.Getpid())
+			if err != nil {
+				sampleErr = err
+				return
+			}
+			samples = append(samples, sample{time.Now(), r})
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	res, err := Run(ctx, Options{
+		Scenario: sc, ReportsDir: opt.ReportsDir, Binary: opt.Binary, Progress: opt.Progress, Every: 10 * time.Second,
+		Version: opt.Version, Commit: opt.Commit, ReadyTimeout: 30 * time.Second, Observability: "off",
+	})
+	close(stop)
+	sampler.Wait()
+	if res == nil {
+		return nil, errors.Join(err, sampleErr)
+	}
+	m := &MemoryBench{Dir: res.Dir, Summary: res.Summary}
+	period := sc.Load.Duration.D()
+	inPeriod := 0
+	for _, s := range samples {
+		ms := MemorySample{At: s.at.Sub(res.Summary.MeasuredStart), Testbed: s.Self, Children: s.Children}
+		m.Samples = append(m.Samples, ms)
+		if ms.Total() > m.Peak.Total() {
+			m.Peak = ms
+		}
+		if ms.At < 0 || ms.At > period {
+			continue
+		}
+		if inPeriod == 0 {
+			m.Start = ms
+		}
+		m.End = ms
+		inPeriod++
+		if ms.At < period/2 {
+			m.First = max(m.First, ms.Testbed)
+		} else {
+			m.Second = max(m.Second, ms.Testbed)
+		}
+	}
+	if (m.First == 0 || m.Second == 0) && sampleErr == nil {
+		sampleErr = fmt.Errorf("%d samples within the measured period of %v, not one in each half: sample more often than every %v", inPeriod, period, opt.Every)
+	}
+	if sampleErr != nil {
+		sampleErr = fmt.Errorf("bench memory: %w", sampleErr)
+	}
+	return m, errors.Join(err, sampleErr, writeMemory(res.Dir, m.Samples))
+}
+
+// writeMemory writes the samples into the bundle at dir.
+func writeMemory(dir string, samples []MemorySample) error {
+	kib := func(b int64) string { return strconv.FormatInt(b>>10, 10) }
+	at := func(s MemorySample) string { return strconv.FormatFloat(s.At.Seconds(), 'f', 1, 64) }
+	var errs []error
+	errs = append(errs, writeCSV(filepath.Join(dir, MemoryFile), []string{"at_s", "testbed_kib", "children_kib", "total_kib", "children"}, func(w *csv.Writer) {
+		for _, s := range samples {
+			_ = w.Write([]string{at(s), kib(s.Testbed), kib(s.ChildrenRSS()), kib(s.Total()), strconv.Itoa(len(s.Children))})
+		}
+	}))
+	errs = append(errs, writeCSV(filepath.Join(dir, MemoryProcessesFile), []string{"at_s", "pid", "process", "rss_kib"}, func(w *csv.Writer) {
+		for _, s := range samples {
+			for _, c := range s.Children {
+				_ = w.Write([]string{at(s), strconv.Itoa(c.PID), c.Name, kib(c.RSS)})
+			}
+		}
+	}))
+	return errors.Join(errs...)
+}
+
+func writeCSV(path string, head []string, rows func(*csv.Writer)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write(head)
+	rows(w)
+	w.Flush()
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

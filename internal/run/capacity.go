@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -176,7 +177,7 @@ func capacityOf(ctx context.Context, opt CapacityOptions, sc *scenarios.Scenario
 		default:
 		}
 		steps++
-		st, err := a.capacityStep(ctx, sc, cat, fmt.Sprintf("cap%02d-", steps), rate, opt)
+		st, err := a.capacityStep(ctx, sc, cat, dir, fmt.Sprintf("cap%02d-", steps), rate, opt)
 		if err != nil {
 			return false, err
 		}
@@ -196,10 +197,16 @@ func capacityOf(ctx context.Context, opt CapacityOptions, sc *scenarios.Scenario
 	return out, err
 }
 
-// capacityStep holds rate for one step and judges it.
-func (a *archRun) capacityStep(ctx context.Context, sc *scenarios.Scenario, cat *domain.Catalog, prefix string, rate float64, opt CapacityOptions) (report.CapacityStep, error) {
+// capacityStep holds rate for one step and judges it. Its records and
+// terminal events go through the files a run writes, in dir, and are read
+// back as a run's report reads them.
+func (a *archRun) capacityStep(ctx context.Context, sc *scenarios.Scenario, cat *domain.Catalog, dir, prefix string, rate float64, opt CapacityOptions) (report.CapacityStep, error) {
 	st := report.CapacityStep{Rate: rate}
-	att, err := loadgen.New(loadgen.Config{
+	var answered func(loadgen.Record) // what waitFinished waits for
+	if !a.plan.synchronous {
+		answered = a.answered
+	}
+	err := a.begin(filepath.Join(dir, a.plan.arch), false, orderSeq(prefix), loadgen.Config{
 		URL: a.plan.orderURL, Rate: rate, Warmup: opt.Step / 5, Duration: opt.Step,
 		Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight,
 		Next: func(seq uint64) loadgen.Request {
@@ -208,32 +215,44 @@ func (a *archRun) capacityStep(ctx context.Context, sc *scenarios.Scenario, cat 
 			return loadgen.Request{ID: o.ID, Body: b}
 		},
 		Classify: classify(a.plan.synchronous),
+		Observe:  answered,
 	})
 	if err != nil {
 		return st, fmt.Errorf("configure step at %.1f/s: %w", rate, err)
 	}
-	res, err := att.Run(ctx)
+	res, err := a.attacker.Run(ctx)
 	if err != nil {
-		return st, fmt.Errorf("step at %.1f/s: %w", rate, err)
+		return st, errors.Join(fmt.Errorf("step at %.1f/s: %w", rate, err), a.endLoad())
 	}
 	a.result = res
 	deadline := sc.SLO.CompletionDeadline.D()
 	// The last orders of the step have until their deadline to finish.
 	a.waitFinished(ctx, time.Until(res.Start.Add(res.Duration+deadline)))
-	a.mu.Lock()
-	comp := res.Complete(a.done, deadline)
-	a.mu.Unlock()
-	for _, b := range res.Seconds() {
+	if err := a.endLoad(); err != nil {
+		return st, fmt.Errorf("step at %.1f/s: %w", rate, err)
+	}
+	done, err := a.readCompletions()
+	tally := res.Tally(done, deadline)
+	if err == nil {
+		err = a.eachRecord(func(rec *loadgen.Record) error {
+			tally.Add(rec)
+			return nil
+		})
+	}
+	if err != nil {
+		return st, fmt.Errorf("step at %.1f/s: %w", rate, err)
+	}
+	for _, b := range tally.Seconds() {
 		st.Offered += b.Offered
 		st.Accepted += b.Accepted
 	}
-	st.CompletedInDeadline = comp.InDeadline
+	st.CompletedInDeadline = tally.Completions().InDeadline
 	if st.Offered > 0 {
 		st.AcceptedPct = 100 * float64(st.Accepted) / float64(st.Offered)
 		st.CompletedPct = 100 * float64(st.CompletedInDeadline) / float64(st.Offered)
 	}
 	p99 := time.Duration(0)
-	if h := res.AcceptLatency(); h.TotalCount() > 0 {
+	if h := tally.AcceptLatency(); h.TotalCount() > 0 {
 		p99 = time.Duration(h.ValueAtQuantile(99)) * time.Microsecond
 		st.AcceptP99 = float64(p99) / float64(time.Millisecond)
 	}

@@ -116,19 +116,20 @@ func newLatencies() *latencies {
 
 // observer is the load generator's Observe hook for a: accepted orders
 // go into the accept histogram and, once their terminal state is known,
-// into a.completions.
+// into a.completions; an event-driven architecture's live view notes every
+// record (answered).
 func (l *latencies) observer(a *archRun) func(loadgen.Record) {
 	accept := l.accept.WithLabelValues(a.plan.arch)
 	return func(r loadgen.Record) {
-		if r.Kind != loadgen.Accepted {
-			return
+		if r.Kind == loadgen.Accepted {
+			accept.Observe(r.Latency.Seconds())
+			if a.plan.synchronous {
+				a.completions.Observe(r.Latency.Seconds())
+			}
 		}
-		accept.Observe(r.Latency.Seconds())
-		if a.plan.synchronous {
-			a.completions.Observe(r.Latency.Seconds())
-			return
+		if !a.plan.synchronous {
+			a.answered(r)
 		}
-		a.acceptedAt(r.ID, a.measuredStart.Add(r.Intended))
 	}
 }
 

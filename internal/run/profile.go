@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,7 @@ const ProfilesDir = "profiles"
 
 // profiler collects the Go profiles of every unit that serves them: a CPU
 // profile over the measured period, a heap profile at the end. Units
-// without /debug/pprof (the broker, PostgreSQL) are left out.
+// without /debug/pprof (PostgreSQL) are left out.
 type profiler struct {
 	dir   string
 	archs []*archRun
@@ -35,9 +36,11 @@ func newProfiler(dir string, archs []*archRun) *profiler {
 	return &profiler{dir: dir, archs: archs, hc: &http.Client{Transport: &http.Transport{Proxy: nil}}}
 }
 
-// cpu starts, at from, a CPU profile of d on every unit that serves one;
-// wait collects them.
+// cpu starts, at from, a CPU profile of d on every unit that serves one
+// and on the testbed itself (load generator, link proxies, watchers: the
+// harness shares the CPUs with the systems); wait collects them.
 func (p *profiler) cpu(ctx context.Context, from time.Time, d time.Duration) {
+	p.wg.Go(func() { p.self(ctx, from, d) })
 	secs := strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))
 	for _, a := range p.archs {
 		for _, u := range a.plan.components {
@@ -56,6 +59,41 @@ func (p *profiler) cpu(ctx context.Context, from time.Time, d time.Duration) {
 			})
 		}
 	}
+}
+
+// self profiles this process from from for d into the bundle's
+// profiles/testbed.cpu.pprof.
+func (p *profiler) self(ctx context.Context, from time.Time, d time.Duration) {
+	t := time.NewTimer(time.Until(from))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	dir := filepath.Join(p.dir, ProfilesDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.fail(fmt.Errorf("profile testbed: %w", err))
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, "testbed.cpu.pprof"))
+	if err != nil {
+		p.fail(fmt.Errorf("profile testbed: %w", err))
+		return
+	}
+	defer f.Close()
+	// Only one CPU profile per process: a test binary run with -cpuprofile
+	// already holds it.
+	if err := pprof.StartCPUProfile(f); err != nil {
+		p.fail(fmt.Errorf("profile testbed: %w", err))
+		return
+	}
+	t.Reset(d)
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	pprof.StopCPUProfile()
 }
 
 // heap saves every unit's heap profile now.

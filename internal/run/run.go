@@ -64,7 +64,8 @@ type Options struct {
 	Grafana string
 	// Profile has every component serve Go's profiles and saves, per
 	// component, a CPU profile of the measured period and a heap profile at
-	// its end into <arch>/profiles/ (go tool pprof reads them).
+	// its end into <arch>/profiles/ (go tool pprof reads them), and the
+	// testbed's own CPU profile into profiles/.
 	Profile bool
 	// Runtime is where the units run: RuntimeLocal (default) or
 	// RuntimeDocker.
@@ -93,76 +94,115 @@ type archRun struct {
 	attacker *loadgen.Attacker
 	result   *loadgen.Result
 
+	// The files the current load writes as it goes (begin), which the
+	// report reads back.
+	requests  *requestLog
+	terminals *terminalLog // nil for a synchronous architecture
+
 	mu        sync.Mutex
-	done      map[string]loadgen.Completion
-	terminals []eda.Terminal // every terminal event seen, duplicates included
+	recording bool  // terminal events go to terminals
+	termErr   error // the first that could not be written
 
-	// latency holds the accept and completion histograms once summarized.
-	latency map[string]*hdrhistogram.Histogram
-
-	// For the live histograms (nil completions: none): when the measured period
-	// starts, both set before the load, and, under mu, the scheduled send
-	// time of each accepted order until its terminal event, or that
-	// event's time when it came before the answer.
+	// The live view: progress, the drain, the live histograms (nil
+	// completions: none). measuredStart is set before the load; the rest,
+	// for an event-driven architecture, under mu: three bits per order of
+	// the load, by Seq (seqOf reads it from an order id, intended gives its
+	// scheduled send time), say whether its record is final, whether it was
+	// accepted and whether its terminal event came; early holds the
+	// terminal events that came before their order's record was final,
+	// until it is; finished counts the orders whose terminal event came,
+	// waiting the accepted orders whose event has not come yet.
 	measuredStart time.Time
 	completions   prometheus.Observer // the architecture's live completion histogram
-	sentAt        map[string]time.Time
-	endedAt       map[string]time.Time
+	seqOf         func(id string) (uint64, bool)
+	intended      func(seq uint64) time.Duration
+	final         bitset
+	accepted      bitset
+	ended         bitset
+	early         map[uint64]time.Time
+	finished      int64
+	waiting       int64
+
+	// Once the run is over: done maps each order to its first terminal
+	// event, latency holds the accept and completion histograms, picked
+	// the orders the report follows into the logs.
+	done    map[string]loadgen.Completion
+	latency map[string]*hdrhistogram.Histogram
+	picked  []tracedCand
 }
 
 func (a *archRun) complete(t eda.Terminal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.terminals = append(a.terminals, t)
-	if _, ok := a.done[t.OrderID]; !ok {
-		a.done[t.OrderID] = loadgen.Completion{At: t.At, State: string(t.State), Failed: domain.SystemFault(t.Reason)}
-		if a.completions != nil {
-			a.pair(t.OrderID, time.Time{}, t.At)
+	if a.recording && a.termErr == nil {
+		a.termErr = a.terminals.write(t)
+	}
+	if a.seqOf == nil {
+		return // no load has begun, so no order of it has ended
+	}
+	seq, ok := a.seqOf(t.OrderID)
+	if !ok || a.ended.has(seq) {
+		return // not an order of this load, or a duplicate: the first event counts
+	}
+	a.ended.set(seq)
+	a.finished++
+	switch {
+	case !a.final.has(seq):
+		if a.early == nil {
+			a.early = map[uint64]time.Time{}
 		}
+		a.early[seq] = t.At
+	case a.accepted.has(seq):
+		a.waiting--
+		a.observe(t.At.Sub(a.measuredStart.Add(a.intended(seq))))
 	}
 }
 
-// acceptedAt notes that the order scheduled at sent was accepted, for the
-// live completion histogram.
-func (a *archRun) acceptedAt(id string, sent time.Time) {
+// answered notes an event-driven architecture's final record: an accepted
+// order waits for its terminal event unless that came first.
+func (a *archRun) answered(r loadgen.Record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.pair(id, sent, time.Time{})
+	a.final.set(r.Seq)
+	at, early := a.early[r.Seq]
+	delete(a.early, r.Seq)
+	switch {
+	case r.Kind != loadgen.Accepted:
+	case early:
+		a.accepted.set(r.Seq)
+		a.observe(at.Sub(a.measuredStart.Add(r.Intended)))
+	default:
+		a.accepted.set(r.Seq)
+		a.waiting++
+	}
 }
 
-// pair matches an order's send time with its terminal event, whichever
-// comes first, and observes the completion latency once both are known.
-// Called with mu held.
-func (a *archRun) pair(id string, sent, ended time.Time) {
-	if a.sentAt == nil {
-		a.sentAt, a.endedAt = map[string]time.Time{}, map[string]time.Time{}
+// observe puts the completion latency of an accepted order into the live
+// histogram. Called with mu held.
+func (a *archRun) observe(d time.Duration) {
+	if a.completions != nil {
+		a.completions.Observe(d.Seconds())
 	}
-	if !sent.IsZero() {
-		if e, ok := a.endedAt[id]; ok {
-			delete(a.endedAt, id)
-			a.observeCompletion(e.Sub(sent))
-			return
-		}
-		a.sentAt[id] = sent
-		return
-	}
-	if s, ok := a.sentAt[id]; ok {
-		delete(a.sentAt, id)
-		a.observeCompletion(ended.Sub(s))
-		return
-	}
-	a.endedAt[id] = ended
 }
 
-func (a *archRun) observeCompletion(d time.Duration) {
-	a.completions.Observe(d.Seconds())
-}
-
+// completed counts the orders the testbed saw reach a terminal state.
 func (a *archRun) completed() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.done)
+	return int(a.finished)
 }
+
+// bitset is a growable set of small numbers.
+type bitset []uint64
+
+func (b *bitset) set(i uint64) {
+	for uint64(len(*b)) <= i/64 {
+		*b = append(*b, 0)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i uint64) bool { return i/64 < uint64(len(b)) && b[i/64]&(1<<(i%64)) != 0 }
 
 // Run executes the scenario and writes its bundle. When ctx is cancelled
 // mid-run it stops the load, heals the faults, tears everything down and
@@ -240,6 +280,31 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 
+	cat, err := domain.NewCatalog(planner{sc: sc}.catalog())
+	if err != nil {
+		return nil, err
+	}
+	var spikes []loadgen.Spike
+	for _, f := range sc.Faults {
+		if f.Type == scenarios.FaultLoadSpike {
+			spikes = append(spikes, loadgen.Spike{From: f.At.D(), To: (f.At + f.Duration).D(), Factor: f.Factor})
+		}
+	}
+	live := newLatencies()
+	for _, a := range archs {
+		a.completions = live.completion.WithLabelValues(a.plan.arch)
+		err = a.begin(filepath.Join(dir, a.plan.arch), true, orderSeq(orderPrefix), loadgen.Config{
+			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
+			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight, Spikes: spikes,
+			Next:     orders(cat),
+			Classify: classify(a.plan.synchronous),
+			Observe:  live.observer(a),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("configure load for %s: %w", a.plan.arch, err)
+		}
+	}
+
 	// Terminal events of event-driven architectures are observed on Kafka
 	// from before the first order until the drain ends.
 	watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -257,31 +322,6 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 				watchErr <- fmt.Errorf("%s: %w", a.plan.arch, err)
 			}
 		}()
-	}
-
-	cat, err := domain.NewCatalog(planner{sc: sc}.catalog())
-	if err != nil {
-		return nil, err
-	}
-	var spikes []loadgen.Spike
-	for _, f := range sc.Faults {
-		if f.Type == scenarios.FaultLoadSpike {
-			spikes = append(spikes, loadgen.Spike{From: f.At.D(), To: (f.At + f.Duration).D(), Factor: f.Factor})
-		}
-	}
-	live := newLatencies()
-	for _, a := range archs {
-		a.completions = live.completion.WithLabelValues(a.plan.arch)
-		a.attacker, err = loadgen.New(loadgen.Config{
-			URL: a.plan.orderURL, Rate: sc.Load.Rate, Warmup: sc.Load.Warmup.D(), Duration: sc.Load.Duration.D(),
-			Timeout: sc.Load.Timeout.D(), MaxInFlight: sc.Load.MaxInFlight, Spikes: spikes,
-			Next:     orders(cat),
-			Classify: classify(a.plan.synchronous),
-			Observe:  live.observer(a),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("configure load for %s: %w", a.plan.arch, err)
-		}
 	}
 
 	loadStart := time.Now()
@@ -411,6 +451,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			if s.Architectures[i].Name == a.plan.arch {
 				s.Architectures[i].Traced = a.traced(dir)
 				s.Architectures[i].ReadModelLag = a.readModelLag(dir)
+				s.Architectures[i].Hops = a.hops(dir)
 			}
 		}
 	}
@@ -509,7 +550,7 @@ func startWith(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string
 			return archs, fmt.Errorf("plan %s: %w", name, err)
 		}
 		pl.otlpLink = otlpLink
-		archs = append(archs, &archRun{plan: pl, done: map[string]loadgen.Completion{}})
+		archs = append(archs, &archRun{plan: pl})
 		t0 := time.Now()
 		for _, u := range pl.components {
 			u.node = pl.nodeOf(u.name)
@@ -526,11 +567,14 @@ func startWith(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string
 	return archs, nil
 }
 
+// orderPrefix starts the id of every order of a run.
+const orderPrefix = "o-"
+
 // orders builds the seq-th order of the run, identical for every
 // architecture.
 func orders(cat *domain.Catalog) func(uint64) loadgen.Request {
 	return func(seq uint64) loadgen.Request {
-		o := cat.Order("o-", seq)
+		o := cat.Order(orderPrefix, seq)
 		b, _ := json.Marshal(o) // plain structs of strings and ints cannot fail to encode
 		return loadgen.Request{ID: o.ID, Body: b}
 	}
@@ -592,13 +636,7 @@ func (a *archRun) unfinished() int {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := 0
-	for _, rec := range a.result.Records {
-		if _, ok := a.done[rec.ID]; rec.Kind == loadgen.Accepted && !ok {
-			n++
-		}
-	}
-	return n
+	return int(a.waiting)
 }
 
 func provenance(opt Options) report.Provenance {

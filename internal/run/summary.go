@@ -60,7 +60,11 @@ func summarize(sc *scenarios.Scenario, id string, started time.Time, archs []*ar
 			continue
 		}
 		s.MeasuredStart = a.result.Start.UTC()
-		s.Architectures = append(s.Architectures, a.summarize(sc, tl, s.SLO))
+		arch, err := a.summarize(tl, s.SLO)
+		if err != nil {
+			s.Limits = append(s.Limits, fmt.Sprintf("RECORD INCOMPLETE: %v; the figures of %s cover what could be read.", err, a.plan.arch))
+		}
+		s.Architectures = append(s.Architectures, arch)
 	}
 	for i := range s.Faults {
 		for j := range s.Faults[i].Mapping {
@@ -104,11 +108,41 @@ func recoveryAfter(a report.Arch, slo report.SLO, healed, measuredStart time.Tim
 	return -1
 }
 
-func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO) report.Arch {
+// summarize reads the architecture's record back, in one pass over the
+// records of its requests, and turns it into its part of the report. The
+// spools are removed once read; on an error they stay, and the figures
+// cover what was read.
+func (a *archRun) summarize(tl *timeline, slo report.SLO) (report.Arch, error) {
 	r := a.result
-	// The watchers have stopped: done no longer changes.
-	comp := r.Complete(a.done, slo.CompletionDeadline)
-	a.latency = map[string]*hdrhistogram.Histogram{"accept": r.AcceptLatency(), "completion": comp.Latency}
+	// The watchers have stopped: the terminal events are all in.
+	done, err := a.readCompletions()
+	a.done = done
+	tally := r.Tally(done, slo.CompletionDeadline)
+	n := len(tally.Seconds())
+	type quantiles struct{ acceptP50, acceptP99, completionP50, completionP99 float64 }
+	perSec := make([]quantiles, n)
+	win := &windows{r: r, n: n, done: func(w int, accept, completion []time.Duration) {
+		perSec[w] = quantiles{quantileMs(accept, 0.50), quantileMs(accept, 0.99), quantileMs(completion, 0.50), quantileMs(completion, 0.99)}
+	}}
+	bl := &backlog{r: r}
+	pick := &picker{r: r}
+	if err == nil {
+		err = a.eachRecord(func(rec *loadgen.Record) error {
+			tally.Add(rec)
+			win.add(rec, done)
+			bl.add(rec, done)
+			pick.add(rec, done)
+			return nil
+		})
+	}
+	win.close()
+	if err == nil {
+		err = a.removeSpools()
+	}
+	a.picked = pick.picked()
+
+	comp := tally.Completions()
+	a.latency = map[string]*hdrhistogram.Histogram{"accept": tally.AcceptLatency(), "completion": comp.Latency}
 	out := report.Arch{
 		Name:                a.plan.arch,
 		About:               a.plan.about,
@@ -125,31 +159,28 @@ func (a *archRun) summarize(sc *scenarios.Scenario, tl *timeline, slo report.SLO
 	if comp.Last.After(end) {
 		out.LastCompletion = comp.Last.Sub(end)
 	}
-	acceptWin, completionWin := windowLatencies(r, a.done)
-	out.Backlog = backlog(r, a.done, comp.Last)
+	out.Backlog = bl.points(comp.Last)
 	out.AcceptPercentiles = percentiles(a.latency["accept"])
 	out.CompletionPercentiles = percentiles(a.latency["completion"])
-	for i, b := range r.Seconds() {
+	for i, b := range tally.Seconds() {
 		out.Offered += b.Offered
 		out.Accepted += b.Accepted
 		out.Failed += b.Failed
 		out.Dropped += b.Dropped
-		sec := report.Second{
+		q := perSec[i]
+		out.Seconds = append(out.Seconds, report.Second{
 			T: int(b.T / time.Second), Offered: b.Offered, Accepted: b.Accepted, Failed: b.Failed,
-			FaultActive: tl.windowActive(a.plan.arch, r.Start.Add(b.T), r.Start.Add(b.T+time.Second)),
-		}
-		if i < len(comp.Seconds) {
-			sec.Completed = comp.Seconds[i].Completed
-			sec.CompletedInDeadline = comp.Seconds[i].CompletedInDeadline
-		}
-		if i < len(acceptWin) {
-			sec.AcceptP50, sec.AcceptP99 = quantileMs(acceptWin[i], 0.50), quantileMs(acceptWin[i], 0.99)
-			sec.CompletionP50, sec.CompletionP99 = quantileMs(completionWin[i], 0.50), quantileMs(completionWin[i], 0.99)
-		}
-		out.Seconds = append(out.Seconds, sec)
+			FaultActive:         tl.windowActive(a.plan.arch, r.Start.Add(b.T), r.Start.Add(b.T+time.Second)),
+			Completed:           comp.Seconds[i].Completed,
+			CompletedInDeadline: comp.Seconds[i].CompletedInDeadline,
+			AcceptP50:           q.acceptP50,
+			AcceptP99:           q.acceptP99,
+			CompletionP50:       q.completionP50,
+			CompletionP99:       q.completionP99,
+		})
 	}
 	report.Derive(&out, slo, r.Duration)
-	return out
+	return out, err
 }
 
 // latency reads a microsecond histogram into milliseconds.
@@ -191,26 +222,47 @@ func writeHistograms(dir string, archs []*archRun) error {
 	return nil
 }
 
-// windowLatencies groups the accepted requests of the measured period by
-// the 1 s window of their intended send time: their accept latency, and
-// their completion latency when they completed.
-func windowLatencies(r *loadgen.Result, done map[string]loadgen.Completion) (accept, completion [][]time.Duration) {
-	n := int((r.Duration + time.Second - 1) / time.Second)
-	accept, completion = make([][]time.Duration, n), make([][]time.Duration, n)
-	for _, rec := range r.Records {
-		w := int(rec.Intended / time.Second)
-		if rec.Warmup || rec.Kind != loadgen.Accepted || w < 0 || w >= n {
-			continue
-		}
-		accept[w] = append(accept[w], rec.Latency)
-		switch c, ok := done[rec.ID]; {
-		case rec.Terminal != "":
-			completion[w] = append(completion[w], rec.Latency)
-		case ok:
-			completion[w] = append(completion[w], c.At.Sub(r.Start.Add(rec.Intended)))
-		}
+// windows groups the accepted requests of the measured period by the 1 s
+// window of their intended send time: their accept latency, and their
+// completion latency when they completed. Records come in Seq order, so in
+// order of intended time, and each window goes to done once the records
+// have moved past it: one window's latencies are held at a time.
+type windows struct {
+	r    *loadgen.Result
+	n    int // windows of the measured period
+	done func(w int, accept, completion []time.Duration)
+
+	cur                int // the window being filled
+	accept, completion []time.Duration
+}
+
+func (ws *windows) add(rec *loadgen.Record, done map[string]loadgen.Completion) {
+	w := int(rec.Intended / time.Second)
+	if rec.Warmup || rec.Kind != loadgen.Accepted || w < 0 || w >= ws.n {
+		return
 	}
-	return accept, completion
+	for ; ws.cur < w; ws.cur++ {
+		ws.pass()
+	}
+	ws.accept = append(ws.accept, rec.Latency)
+	switch c, ok := done[rec.ID]; {
+	case rec.Terminal != "":
+		ws.completion = append(ws.completion, rec.Latency)
+	case ok:
+		ws.completion = append(ws.completion, c.At.Sub(ws.r.Start.Add(rec.Intended)))
+	}
+}
+
+// close hands on the windows not passed on yet.
+func (ws *windows) close() {
+	for ; ws.cur < ws.n; ws.cur++ {
+		ws.pass()
+	}
+}
+
+func (ws *windows) pass() {
+	ws.done(ws.cur, ws.accept, ws.completion)
+	ws.accept, ws.completion = ws.accept[:0], ws.completion[:0]
 }
 
 // quantileMs is the q-quantile of d in milliseconds (nearest rank), 0 for
@@ -238,38 +290,57 @@ func percentiles(h *hdrhistogram.Histogram) []report.Percentile {
 
 // backlog samples, every second from the start of the measured period until
 // the last completion, how many accepted orders (warm-up included) had been
-// answered but had not yet reached a terminal state.
-func backlog(r *loadgen.Result, done map[string]loadgen.Completion, last time.Time) []report.BacklogPoint {
-	end := r.Start.Add(r.Duration)
+// answered but had not yet reached a terminal state. Each such order adds
+// one from its answer until its completion: a difference array over the
+// samples, grown as records come, keeps this linear in records and in
+// seconds.
+type backlog struct {
+	r    *loadgen.Result
+	diff []int64
+}
+
+// sample is the first sample at or after t.
+func (b *backlog) sample(t time.Time) int {
+	return max(0, int((t.Sub(b.r.Start)+time.Second-1)/time.Second))
+}
+
+func (b *backlog) add(rec *loadgen.Record, done map[string]loadgen.Completion) {
+	if rec.Kind != loadgen.Accepted || rec.Terminal != "" {
+		return
+	}
+	from := b.sample(b.r.Start.Add(rec.Intended + rec.Latency))
+	to := -1 // never done
+	if c, ok := done[rec.ID]; ok {
+		if to = b.sample(c.At); to <= from {
+			return
+		}
+	}
+	b.grow(max(from, to) + 1)
+	b.diff[from]++
+	if to >= 0 {
+		b.diff[to]--
+	}
+}
+
+func (b *backlog) grow(n int) {
+	if n > len(b.diff) {
+		b.diff = append(b.diff, make([]int64, n-len(b.diff))...)
+	}
+}
+
+// points are the samples until the end of the measured period or last,
+// whichever is later.
+func (b *backlog) points(last time.Time) []report.BacklogPoint {
+	end := b.r.Start.Add(b.r.Duration)
 	if last.After(end) {
 		end = last
 	}
-	n := int(end.Sub(r.Start)/time.Second) + 1
-	// Each accepted order adds one from its answer until its completion; a
-	// difference array over the samples keeps this linear.
-	diff := make([]int64, n+1)
-	sample := func(t time.Time) int {
-		// The first sample at or after t.
-		return max(0, int((t.Sub(r.Start)+time.Second-1)/time.Second))
-	}
-	for _, rec := range r.Records {
-		if rec.Kind != loadgen.Accepted || rec.Terminal != "" {
-			continue
-		}
-		from := sample(r.Start.Add(rec.Intended + rec.Latency))
-		to := n
-		if c, ok := done[rec.ID]; ok {
-			to = min(n, sample(c.At))
-		}
-		if from < to {
-			diff[from]++
-			diff[to]--
-		}
-	}
+	n := int(end.Sub(b.r.Start)/time.Second) + 1
+	b.grow(n)
 	out := make([]report.BacklogPoint, n)
 	var cur int64
 	for i := range out {
-		cur += diff[i]
+		cur += b.diff[i]
 		out[i] = report.BacklogPoint{T: i, Orders: cur}
 	}
 	return out

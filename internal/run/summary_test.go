@@ -1,6 +1,7 @@
 package run
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -47,7 +48,18 @@ func TestWindowLatencies(t *testing.T) {
 		"a": {At: start.Add(600 * time.Millisecond)},
 		"d": {At: start.Add(2 * time.Second)},
 	}
-	accept, completion := windowLatencies(r, done)
+	// Records go in one by one, in Seq order, as summarize reads them back.
+	var accept, completion [][]time.Duration
+	ws := &windows{r: r, n: 2, done: func(w int, a, c []time.Duration) {
+		if w != len(accept) {
+			t.Fatalf("window %d passed on after %d windows, want in order", w, len(accept))
+		}
+		accept, completion = append(accept, slices.Clone(a)), append(completion, slices.Clone(c))
+	}}
+	for i := range r.Records {
+		ws.add(&r.Records[i], done)
+	}
+	ws.close()
 	if len(accept) != 2 || len(accept[0]) != 1 || len(accept[1]) != 2 {
 		t.Fatalf("accept windows = %v; want [a] [b c], warm-up and failures left out", accept)
 	}
@@ -71,7 +83,11 @@ func TestBacklog(t *testing.T) {
 		{ID: "d", Intended: 0, Kind: loadgen.Rejected},
 	}}
 	done := map[string]loadgen.Completion{"a": {At: start.Add(2500 * time.Millisecond)}}
-	got := backlog(r, done, start.Add(2500*time.Millisecond))
+	b := &backlog{r: r}
+	for i := range r.Records {
+		b.add(&r.Records[i], done)
+	}
+	got := b.points(start.Add(2500 * time.Millisecond))
 	want := []int64{0, 2, 2, 1}
 	if len(got) != len(want) {
 		t.Fatalf("backlog = %v, want %d samples", got, len(want))

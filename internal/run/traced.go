@@ -20,47 +20,70 @@ const (
 	logsPerOrder  = 12
 )
 
-// traced picks the slowest completed orders and the first failed ones of
-// an architecture and finds their trace ids and log lines in its logs.
-func (a *archRun) traced(dir string) []report.TracedOrder {
-	r := a.result
-	if r == nil {
-		return nil
+// tracedCand is an order the report may follow into the logs.
+type tracedCand struct {
+	id  string
+	why string
+	d   time.Duration
+}
+
+// picker picks, from the records in Seq order, the slowest completed
+// orders and the first failed ones, tracedPerKind of each: an accepted
+// order that never finished counts as failed.
+type picker struct {
+	r      *loadgen.Result
+	slow   []tracedCand // slowest first; among equals, the earliest
+	failed []tracedCand
+}
+
+func (p *picker) add(rec *loadgen.Record, done map[string]loadgen.Completion) {
+	if rec.Warmup {
+		return
 	}
-	type cand struct {
-		id  string
-		why string
-		d   time.Duration
-	}
-	var slow, failed []cand
-	for _, rec := range r.Records {
-		if rec.Warmup {
-			continue
-		}
-		switch {
-		case rec.Kind == loadgen.Accepted:
-			d := rec.Latency
-			if rec.Terminal == "" {
-				c, ok := a.done[rec.ID]
-				if !ok {
-					failed = append(failed, cand{rec.ID, "unfinished", rec.Latency})
-					continue
-				}
-				d = c.At.Sub(r.Start.Add(rec.Intended))
+	switch {
+	case rec.Kind == loadgen.Accepted:
+		d := rec.Latency
+		if rec.Terminal == "" {
+			c, ok := done[rec.ID]
+			if !ok {
+				p.fail(tracedCand{rec.ID, "unfinished", rec.Latency})
+				return
 			}
-			slow = append(slow, cand{rec.ID, "slowest", d})
-		case rec.Kind != loadgen.Dropped && len(failed) < tracedPerKind:
-			failed = append(failed, cand{rec.ID, "failed: " + rec.Kind.String(), rec.Latency})
+			d = c.At.Sub(p.r.Start.Add(rec.Intended))
 		}
+		i, _ := slices.BinarySearchFunc(p.slow, d, func(c tracedCand, d time.Duration) int {
+			if c.d >= d {
+				return -1
+			}
+			return 1
+		})
+		if i < tracedPerKind {
+			p.slow = slices.Insert(p.slow, i, tracedCand{rec.ID, "slowest", d})
+			p.slow = p.slow[:min(len(p.slow), tracedPerKind)]
+		}
+	case rec.Kind != loadgen.Dropped && len(p.failed) < tracedPerKind:
+		p.fail(tracedCand{rec.ID, "failed: " + rec.Kind.String(), rec.Latency})
 	}
-	slices.SortFunc(slow, func(x, y cand) int { return int(y.d - x.d) })
-	picked := append(slow[:min(len(slow), tracedPerKind)], failed[:min(len(failed), tracedPerKind)]...)
-	if len(picked) == 0 {
+}
+
+func (p *picker) fail(c tracedCand) {
+	if len(p.failed) < tracedPerKind {
+		p.failed = append(p.failed, c)
+	}
+}
+
+// picked are the slowest, then the failed.
+func (p *picker) picked() []tracedCand { return append(slices.Clip(p.slow), p.failed...) }
+
+// traced finds the trace ids and log lines of the orders the report
+// follows (picked from the record by summarize) in the architecture's logs.
+func (a *archRun) traced(dir string) []report.TracedOrder {
+	if len(a.picked) == 0 {
 		return nil
 	}
 	want := map[string]*report.TracedOrder{}
-	out := make([]report.TracedOrder, len(picked))
-	for i, c := range picked {
+	out := make([]report.TracedOrder, len(a.picked))
+	for i, c := range a.picked {
 		out[i] = report.TracedOrder{ID: c.id, Why: c.why, Ms: float64(c.d) / 1e6}
 		want[c.id] = &out[i]
 	}

@@ -19,17 +19,11 @@ import (
 // CQRS read model during the run. Both times come from this machine's
 // clock; the view's is when it finished handling the event.
 func (a *archRun) readModelLag(dir string) *report.Latency {
-	if a.plan.synchronous {
+	// done holds each order's first terminal event once summarize has read
+	// them back.
+	if a.plan.synchronous || a.done == nil {
 		return nil
 	}
-	a.mu.Lock()
-	seen := make(map[string]time.Time, len(a.terminals))
-	for _, t := range a.terminals {
-		if _, ok := seen[t.OrderID]; !ok {
-			seen[t.OrderID] = t.At
-		}
-	}
-	a.mu.Unlock()
 	f, err := os.Open(filepath.Join(dir, a.plan.arch, "logs", eda.OrderView+".log"))
 	if err != nil {
 		return nil
@@ -51,13 +45,13 @@ func (a *archRun) readModelLag(dir string) *report.Latency {
 		if json.Unmarshal(line, &l) != nil || (l.Event != eda.OrderShipped && l.Event != eda.OrderCancelled) {
 			continue
 		}
-		at, ok := seen[l.Order]
+		c, ok := a.done[l.Order]
 		if !ok {
 			continue
 		}
 		// The view may apply an event before the testbed's own consumer
 		// sees it: that is no lag.
-		_ = h.RecordValue(max(1, l.Time.Sub(at).Microseconds()))
+		_ = h.RecordValue(max(1, l.Time.Sub(c.At).Microseconds()))
 	}
 	l := latency(h)
 	return &l

@@ -376,3 +376,23 @@ func TestUndeliverableOrderIsRefundedAndReleased(t *testing.T) {
 		t.Fatalf("ledger = %+v; want the order charged, then refunded", ledger)
 	}
 }
+
+// EventTypes and Emitter are written out by hand for the report's hops;
+// they must cover every event type the services publish.
+func TestEventTypesAreListed(t *testing.T) {
+	types := EventTypes()
+	if len(types) != len(topicOf) {
+		t.Errorf("EventTypes has %d types, topicOf %d", len(types), len(topicOf))
+	}
+	for _, typ := range types {
+		if _, ok := topicOf[typ]; !ok {
+			t.Errorf("EventTypes lists %s, which has no topic", typ)
+		}
+		if Emitter(typ) == "" {
+			t.Errorf("Emitter(%s) is empty", typ)
+		}
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(types)))) != len(types) {
+		t.Errorf("EventTypes repeats a type: %v", types)
+	}
+}

@@ -85,6 +85,21 @@ var topicOf = map[string]string{
 	ShippingFailed:   TopicShipping,
 }
 
+// EventTypes lists every event type in the order an order meets them: the
+// saga's way forward, then its compensations.
+func EventTypes() []string {
+	return []string{OrderPlaced, StockReserved, PaymentSucceeded, OrderShipped,
+		StockRejected, PaymentFailed, ShippingFailed, PaymentRefunded, StockReleased, OrderCancelled}
+}
+
+// Emitter names the component that emits events of type typ: the owner of
+// its topic.
+func Emitter(typ string) string {
+	return map[string]string{
+		TopicOrders: OrderAPI, TopicInventory: Inventory, TopicPayments: Payment, TopicShipping: Shipping,
+	}[topicOf[typ]]
+}
+
 // Event is the one envelope every message carries. Fields an event type does
 // not need stay empty.
 type Event struct {

@@ -132,12 +132,18 @@ func (t *Telemetry) Handler(name string, h http.Handler) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", traced)
+	HandlePprof(mux)
+	return mux
+}
+
+// HandlePprof serves Go's profiles under /debug/pprof/ on mux, for a
+// process that profiles without the rest of Telemetry (the broker).
+func HandlePprof(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
 
 // traced continues the caller's trace, or starts one, with a server span

@@ -1,0 +1,137 @@
+package run
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// rss is the resident memory of a process and of every process descended
+// from it (the components the local runtime started, and theirs), in bytes,
+// as the kernel reports it in /proc/<pid>/status (VmRSS).
+type rss struct {
+	Self     int64
+	Children []ProcessMemory // in the order of a walk from the process down
+}
+
+// sumRSS is the resident memory of procs together.
+func sumRSS(procs []ProcessMemory) int64 {
+	var n int64
+	for _, p := range procs {
+		n += p.RSS
+	}
+	return n
+}
+
+// sampleRSS reads the resident memory of process self and its descendants
+// from a /proc file system rooted at proc. Processes that exit between the
+// listing and the reading are left out; self itself must be readable.
+func sampleRSS(proc string, self int) (rss, error) {
+	var out rss
+	own, err := vmRSS(filepath.Join(proc, strconv.Itoa(self), "status"))
+	if err != nil {
+		return out, fmt.Errorf("sample rss of %d: %w", self, err)
+	}
+	out.Self = own
+	entries, err := os.ReadDir(proc)
+	if err != nil {
+		return out, fmt.Errorf("sample rss: %w", err)
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		ppid, err := parentPID(filepath.Join(proc, e.Name(), "stat"))
+		if err != nil {
+			continue // exited since the listing, or not a process
+		}
+		children[ppid] = append(children[ppid], pid)
+	}
+	for queue := children[self]; len(queue) > 0; queue = queue[1:] {
+		pid := queue[0]
+		queue = append(queue, children[pid]...)
+		dir := filepath.Join(proc, strconv.Itoa(pid))
+		b, err := vmRSS(filepath.Join(dir, "status"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("sample rss of %d: %w", pid, err)
+		}
+		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline")) // empty for a zombie
+		out.Children = append(out.Children, ProcessMemory{PID: pid, Name: processName(cmd), RSS: b})
+	}
+	return out, nil
+}
+
+// processName names a process by its command line (NUL-separated, as in
+// /proc/<pid>/cmdline): a component of a run by its unit, as eda/order-api
+// (the architecture from the config path arch.go lays out), anything else
+// by its program and first two arguments; a zombie, which has none, as
+// (exited).
+func processName(cmdline []byte) string {
+	if len(cmdline) == 0 {
+		return "(exited)"
+	}
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	if len(args) >= 5 && args[1] == "serve" && args[3] == "--config" {
+		return filepath.Base(filepath.Dir(filepath.Dir(args[4]))) + "/" + args[2]
+	}
+	args[0] = filepath.Base(args[0])
+	return strings.Join(args[:min(len(args), 3)], " ")
+}
+
+// parentPID reads the parent's pid from a /proc/<pid>/stat file. The
+// command name in parentheses may hold spaces and parentheses itself, so
+// the fields are counted from the last ')'.
+func parentPID(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%s: no command name", path)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("%s: no parent pid", path)
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, fmt.Errorf("%s: parent pid: %w", path, err)
+	}
+	return ppid, nil
+}
+
+// vmRSS reads VmRSS from a /proc/<pid>/status file, in bytes. A process
+// without one (a zombie, a kernel thread) has no resident memory.
+func vmRSS(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		if !ok {
+			continue
+		}
+		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
+		kb, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || unit != "kB" {
+			return 0, fmt.Errorf("%s: VmRSS %q: want <n> kB", path, strings.TrimSpace(v))
+		}
+		return kb << 10, nil
+	}
+	return 0, sc.Err()
+}

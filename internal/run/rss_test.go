@@ -1,0 +1,69 @@
+package run
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// testdata/proc is a /proc with a testbed (100), its children 101 (whose
+// own child is 103), 102 (a command name with ") " in it), 104 (a zombie,
+// no VmRSS) and 105 (exited between the listing and the reading: no
+// status), and an unrelated 200.
+func TestSampleRSS(t *testing.T) {
+	const kib = 1 << 10
+	tests := []struct {
+		proc string
+		self int
+		want rss
+		err  string
+	}{
+		{"testdata/proc", 100, rss{Self: 51200 * kib, Children: []ProcessMemory{
+			{101, "eda/broker", 20480 * kib},
+			{102, "odd) name -x", 1024 * kib},
+			{104, "(exited)", 0},
+			{103, "eda/order-api", 4096 * kib},
+		}}, ""},
+		{"testdata/proc", 101, rss{Self: 20480 * kib, Children: []ProcessMemory{{103, "eda/order-api", 4096 * kib}}}, ""},
+		{"testdata/proc", 103, rss{Self: 4096 * kib}, ""},
+		{"testdata/proc", 999, rss{}, "sample rss of 999"},
+		{"testdata/proc-bad", 100, rss{}, `VmRSS "lots": want <n> kB`},
+	}
+	for _, tt := range tests {
+		got, err := sampleRSS(tt.proc, tt.self)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("sampleRSS(%s, %d) = %v, want an error with %q", tt.proc, tt.self, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("sampleRSS(%s, %d) = %+v, %v; want %+v", tt.proc, tt.self, got, err, tt.want)
+		}
+	}
+	if got, _ := sampleRSS("testdata/proc", 100); sumRSS(got.Children) != (20480+1024+4096)*kib {
+		t.Errorf("children of 100: %d KiB, want %d", sumRSS(got.Children)/kib, 20480+1024+4096)
+	}
+}
+
+func TestFlat(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		start, end int64
+		want       bool
+	}{
+		{100 * mib, 100 * mib, true},
+		{100 * mib, 50 * mib, true},  // shrinking is flat
+		{100 * mib, 116 * mib, true}, // 16 MiB floor over 10 %
+		{100 * mib, 116*mib + 1, false},
+		{400 * mib, 440 * mib, true}, // 10 % over the floor
+		{400 * mib, 440*mib + mib, false},
+		{0, 16 * mib, true}, // no start value: the floor
+		{30 * mib, 30*mib + 16*mib + mib, false},
+	}
+	for _, tt := range tests {
+		if got := flat(tt.start, tt.end); got != tt.want {
+			t.Errorf("flat(%d MiB, %.2f MiB) = %v, want %v", tt.start/mib, float64(tt.end)/mib, got, tt.want)
+		}
+	}
+}
