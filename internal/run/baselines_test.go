@@ -2,6 +2,7 @@ package run
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestBaselinesEndToEnd(t *testing.T) {
 			t.Errorf("fault mapping = %+v; want replica-1 hit and the note saying the others carry on", h)
 		}
 		if r := acceptedUnderFault(t, archs[scenarios.ArchitectureMonolithHA]); r < slo {
-			t.Errorf("monolith-ha accepted %.0f%% of orders while one replica was down; want at least the SLO's %.0f%%", 100*r, 100*slo)
+			t.Errorf("monolith-ha accepted %.0f%% of orders while one replica was down; want at least the SLO's %.0f%%\n%s", 100*r, 100*slo, perSecond(archs[scenarios.ArchitectureMonolithHA]))
 		}
 		// The run started and removed its PostgreSQL server: its process is
 		// checked by runScenario, its port here.
@@ -134,4 +135,16 @@ func withoutArchitecture(t *testing.T, file, arch string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// perSecond lays out an architecture's seconds for a failure message: a
+// fault window that fails alone points at the fault, failures before the
+// fault too at a machine that could not carry the load.
+func perSecond(a report.Arch) string {
+	var b strings.Builder
+	b.WriteString("  t  offered accepted fault accept p50 (ms)\n")
+	for _, s := range a.Seconds {
+		fmt.Fprintf(&b, "%3d %8d %8d %5t %10.1f\n", s.T, s.Offered, s.Accepted, s.FaultActive, s.AcceptP50)
+	}
+	return b.String()
 }
