@@ -54,8 +54,11 @@ a probe fails, then bisects.
             same target with the same rule: the ceiling of this testbed on
             this machine, with a yardstick, and both p99s at a common rate
   systems   each architecture's POST /orders on the local runtime: the EDA's
-            accept path (order + outbox row written, 202) and the monolith's
-            whole synchronous order (200 with the terminal state)
+            accept path (order + outbox row written, 202), first with only
+            the broker and order-api running (its relay still publishes
+            every event), then with the whole saga behind it sharing the
+            CPUs; and the monolith's whole synchronous order (200 with the
+            terminal state). The EDA's target is judged on the first.
 
   overhead  systems twice: as every run has them (a toxiproxy proxy on
             every link, spans for every order, info logs) and bare (direct
@@ -117,8 +120,11 @@ load generator shares its CPUs with the systems under test.
 			}
 			caps, err := run.BenchSystems(ctx, bin, *step, e.stderr)
 			for _, c := range caps {
-				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s\n", c.Arch, c.Rate, c.Path)
-				if want, ok := systemTarget(c.Arch); ok {
+				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s (%s)\n", c.Arch, c.Rate, c.Path, c.Setup)
+				// The EDA's target is its accept path's: order-api with
+				// what it needs. With the saga beside it the figure says
+				// how the CPUs are shared, and is printed for that.
+				if want, ok := systemTarget(c.Arch); ok && (c.AcceptOnly || c.Arch != "eda") {
 					target(e, fmt.Sprintf("%s at least %.0f orders/s", c.Arch, want), fmt.Sprintf("%.0f", c.Rate), c.Rate >= want)
 				}
 			}

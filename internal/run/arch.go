@@ -153,6 +153,12 @@ type planner struct {
 	// bare runs without proxies on the links and without tracing, to
 	// measure what they cost; no link fault can be injected then.
 	bare bool
+	// acceptOnly starts, of the EDA, only what its accept path needs: the
+	// broker and order-api, whose relay still publishes every event. The
+	// saga's services are planned (their links exist) but not started, so
+	// bench systems can tell order-api's own ceiling from the one it has
+	// with the saga competing for the same CPUs.
+	acceptOnly bool
 }
 
 func (p planner) telemetry(arch string) telemetry.Config {
@@ -362,7 +368,10 @@ func (p planner) eda() (pl plan, err error) {
 	if err != nil {
 		return plan{}, err
 	}
-	specs := []unit{b, pspSpec}
+	specs := []unit{b}
+	if !p.acceptOnly {
+		specs = append(specs, pspSpec)
+	}
 	disks := map[string][]string{}
 	var orderURL string
 	for _, name := range eda.Components() {
@@ -397,7 +406,9 @@ func (p planner) eda() (pl plan, err error) {
 			orderURL = "http://" + addr + "/orders"
 		}
 		disks[name] = sqliteFiles(filepath.Join(data, name+".db"))
-		specs = append(specs, s)
+		if !p.acceptOnly || name == eda.OrderAPI {
+			specs = append(specs, s)
+		}
 	}
 	return plan{
 		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, brokerRoutes: routes, pspAddr: pspAddr,

@@ -33,16 +33,34 @@ slo: {success_ratio: 0.99, completion_deadline: 5s}
 // Capacity is the highest rate an architecture's order endpoint sustained.
 type Capacity struct {
 	Arch string
-	Path string // what an answer means on this architecture
-	Rate float64
+	// Setup says what ran: the whole architecture, or of the EDA only its
+	// accept path (AcceptOnly).
+	Setup string
+	Path  string // what an answer means on this architecture
+	Rate  float64
+	// AcceptOnly: only the broker and order-api ran, the saga's services
+	// were not started.
+	AcceptOnly bool
+}
+
+// How a bench lays the architectures out.
+type benchLayout struct {
+	bare       bool // no link proxies, no tracing
+	acceptOnly bool // of the EDA, only the broker and order-api
 }
 
 // BenchSystems starts each architecture in turn on the local runtime and
 // searches for the highest order rate its POST /orders sustains: for the
-// EDA the accept path (order and outbox row written, 202), for the
-// monolith the whole synchronous order.
+// EDA the accept path (order and outbox row written, 202), once with only
+// the broker and order-api running and once with the whole saga behind it
+// competing for the CPUs; for the monolith the whole synchronous order.
 func BenchSystems(ctx context.Context, bin string, step time.Duration, progress io.Writer) ([]Capacity, error) {
-	return benchSystems(ctx, bin, step, false, progress)
+	alone, err := benchSystems(ctx, bin, step, benchLayout{acceptOnly: true}, []string{scenarios.ArchitectureEDA}, progress)
+	if err != nil {
+		return alone, err
+	}
+	whole, err := benchSystems(ctx, bin, step, benchLayout{}, nil, progress)
+	return append(alone, whole...), err
 }
 
 // BenchOverhead measures each architecture's accept path twice, with link
@@ -50,11 +68,11 @@ func BenchSystems(ctx context.Context, bin string, step time.Duration, progress 
 // harness's cost is a figure: the first result of each pair is full, the
 // second bare.
 func BenchOverhead(ctx context.Context, bin string, step time.Duration, progress io.Writer) ([][2]Capacity, error) {
-	full, err := benchSystems(ctx, bin, step, false, progress)
+	full, err := benchSystems(ctx, bin, step, benchLayout{}, nil, progress)
 	if err != nil {
 		return nil, err
 	}
-	bare, err := benchSystems(ctx, bin, step, true, progress)
+	bare, err := benchSystems(ctx, bin, step, benchLayout{bare: true}, nil, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +83,15 @@ func BenchOverhead(ctx context.Context, bin string, step time.Duration, progress
 	return out, nil
 }
 
-func benchSystems(ctx context.Context, bin string, step time.Duration, bare bool, progress io.Writer) ([]Capacity, error) {
+// benchSystems measures the architectures named (nil: the bench
+// scenario's) one after the other, laid out as layout says.
+func benchSystems(ctx context.Context, bin string, step time.Duration, layout benchLayout, names []string, progress io.Writer) ([]Capacity, error) {
 	sc, err := scenarios.Parse("bench", []byte(benchScenario))
 	if err != nil {
 		return nil, fmt.Errorf("bench scenario: %w", err)
+	}
+	if names == nil {
+		names = sc.Architectures
 	}
 	dir, err := os.MkdirTemp("", "testbed-bench-")
 	if err != nil {
@@ -80,10 +103,10 @@ func benchSystems(ctx context.Context, bin string, step time.Duration, bare bool
 		return nil, err
 	}
 	var out []Capacity
-	for _, name := range sc.Architectures {
+	for _, name := range names {
 		one := *sc
 		one.Architectures = []string{name}
-		c, err := benchOne(ctx, bin, &one, dir, cat, step, bare, progress)
+		c, err := benchOne(ctx, bin, &one, dir, cat, step, layout, progress)
 		if err != nil {
 			return out, err
 		}
@@ -92,16 +115,10 @@ func benchSystems(ctx context.Context, bin string, step time.Duration, bare bool
 	return out, nil
 }
 
-func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, bare bool, progress io.Writer) (Capacity, error) {
+func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir string, cat *domain.Catalog, step time.Duration, layout benchLayout, progress io.Writer) (Capacity, error) {
 	rt := localProcs{local.New(bin, 30*time.Second, nil)}
 	defer rt.Close(ctx)
-	begin := start
-	if bare {
-		begin = func(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, _ string, progress io.Writer) ([]*archRun, error) {
-			return startBare(ctx, rt, sc, dir, progress)
-		}
-	}
-	archs, err := begin(ctx, rt, sc, dir, "", progress)
+	archs, err := startWith(ctx, rt, sc, dir, planner{bare: layout.bare, acceptOnly: layout.acceptOnly}, progress)
 	defer func() {
 		for _, a := range archs {
 			a.plan.close()
@@ -112,9 +129,14 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	}
 	a := archs[0]
 	next := orders(cat)
-	c := Capacity{Arch: a.plan.arch, Path: "202 Accepted: order and its event durable in order-api's outbox"}
-	if a.plan.synchronous {
+	c := Capacity{Arch: a.plan.arch, Setup: "every component", Path: "202 Accepted: order and its event durable in order-api's outbox"}
+	switch {
+	case a.plan.synchronous:
 		c.Path = "200 with the terminal state: reserved, charged and shipped synchronously"
+	case layout.acceptOnly:
+		c.Setup, c.AcceptOnly = "broker and order-api only", true
+	default:
+		c.Setup = "every component, the saga competing for the CPUs"
 	}
 	c.Rate, err = loadgen.MaxRate(ctx, loadgen.Target{URL: a.plan.orderURL, Next: next, Classify: classify(a.plan.synchronous)}, 100, step)
 	if err != nil {

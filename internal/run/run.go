@@ -497,12 +497,6 @@ func start(ctx context.Context, rt procs, sc *scenarios.Scenario, dir, otlp stri
 	return startWith(ctx, rt, sc, dir, planner{otlp: otlp}, progress)
 }
 
-// startBare is start without link proxies and without tracing, for
-// measuring their cost.
-func startBare(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, progress io.Writer) ([]*archRun, error) {
-	return startWith(ctx, rt, sc, dir, planner{bare: true}, progress)
-}
-
 // startWith lays out every architecture with the options of base.
 func startWith(ctx context.Context, rt procs, sc *scenarios.Scenario, dir string, base planner, progress io.Writer) ([]*archRun, error) {
 	var archs []*archRun
