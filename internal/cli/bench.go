@@ -41,7 +41,7 @@ func target(e env, what, figure string, met bool) {
 
 func benchCmd(e env, args []string) int {
 	fs := flags(e, "bench", `
-Usage: testbed bench [--step 3s] [--rate 1000] [--duration 60s] [loadgen|systems|overhead|memory ...]
+Usage: testbed bench [--step 3s] [--rate 1000] [--duration 60s] [--profile] [loadgen|systems|overhead|memory ...]
 
 Measures the highest rate each part sustains, so you know whether a run's
 numbers describe the architectures or the harness. A rate is sustained when,
@@ -70,7 +70,8 @@ a probe fails, then bisects.
             --every the resident memory (VmRSS) of the testbed and of every
             process it started; the run's bundle goes under --reports with
             the samples in memory.csv. Use --duration 30m for the memory
-            issue's full length.
+            issue's full length; --profile adds every process's heap
+            profile at the end of the measured period to the bundle.
 
 With no argument, loadgen and systems. After each figure a "target" line
 says whether it meets the goal of the performance issue (loadgen at least
@@ -85,6 +86,7 @@ load generator shares its CPUs with the systems under test.
 	duration := fs.Duration("duration", time.Minute, "memory: the measured period")
 	every := fs.Duration("every", 2*time.Second, "memory: time between samples")
 	reports := fs.String("reports", "reports", "memory: `directory` the run bundle is written under")
+	profile := fs.Bool("profile", false, "memory: save every process's CPU and heap profiles into the bundle")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -150,7 +152,7 @@ load generator shares its CPUs with the systems under test.
 				return 1
 			}
 		case "memory":
-			if code := benchMemory(ctx, e, run.MemoryOptions{Rate: *rate, Duration: *duration, Every: *every, ReportsDir: *reports}); code != 0 {
+			if code := benchMemory(ctx, e, run.MemoryOptions{Rate: *rate, Duration: *duration, Every: *every, ReportsDir: *reports, Profile: *profile}); code != 0 {
 				return code
 			}
 		default:

@@ -188,8 +188,11 @@ type MemoryOptions struct {
 	Duration   time.Duration // the measured period
 	Every      time.Duration // between samples
 	Progress   io.Writer     // the run's progress lines; nil for none
-	Version    string
-	Commit     string
+	// Profile saves the run's profiles (Options.Profile): every process's
+	// heap at the end of the measured period shows what holds the memory.
+	Profile bool
+	Version string
+	Commit  string
 }
 
 // MemorySample is the resident memory of the testbed and of each of its
@@ -281,7 +284,7 @@ func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
 	})
 	res, err := Run(ctx, Options{
 		Scenario: sc, ReportsDir: opt.ReportsDir, Binary: opt.Binary, Progress: opt.Progress, Every: 10 * time.Second,
-		Version: opt.Version, Commit: opt.Commit, ReadyTimeout: 30 * time.Second, Observability: "off",
+		Version: opt.Version, Commit: opt.Commit, ReadyTimeout: 30 * time.Second, Observability: "off", Profile: opt.Profile,
 	})
 	close(stop)
 	sampler.Wait()

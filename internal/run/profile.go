@@ -96,17 +96,42 @@ func (p *profiler) self(ctx context.Context, from time.Time, d time.Duration) {
 	pprof.StopCPUProfile()
 }
 
-// heap saves every unit's heap profile now.
+// heap saves every unit's heap profile now, and the testbed's own into
+// profiles/testbed.heap.pprof.
 func (p *profiler) heap(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Go(p.selfHeap)
 	for _, a := range p.archs {
 		for _, u := range a.plan.components {
 			wg.Go(func() { p.save(ctx, a.plan.arch, u, "heap", u.name+".heap.pprof") })
 		}
 	}
 	wg.Wait()
+}
+
+// selfHeap writes this process's heap profile: what the testbed itself
+// holds at the end of the measured period (records in flight, the live
+// view, proxies, watchers).
+func (p *profiler) selfHeap() {
+	dir := filepath.Join(p.dir, ProfilesDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.fail(fmt.Errorf("profile testbed heap: %w", err))
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, "testbed.heap.pprof"))
+	if err != nil {
+		p.fail(fmt.Errorf("profile testbed heap: %w", err))
+		return
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		p.fail(fmt.Errorf("profile testbed heap: %w", err))
+	}
 }
 
 // wait returns once every CPU profile is in, with what failed.

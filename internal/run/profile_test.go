@@ -57,8 +57,10 @@ func TestProfiler(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "eda", ProfilesDir, "order-api.cpu.pprof")); string(b) != "cpu" {
 		t.Errorf("cpu profile holds %q", b)
 	}
-	// The testbed's own profile is a real one: gzipped protobuf.
-	if b, err := os.ReadFile(filepath.Join(dir, ProfilesDir, "testbed.cpu.pprof")); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
-		t.Errorf("testbed's own cpu profile: %d bytes, err %v; want a gzipped profile", len(b), err)
+	// The testbed's own profiles are real ones: gzipped protobuf.
+	for _, name := range []string{"testbed.cpu.pprof", "testbed.heap.pprof"} {
+		if b, err := os.ReadFile(filepath.Join(dir, ProfilesDir, name)); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("testbed's own %s: %d bytes, err %v; want a gzipped profile", name, len(b), err)
+		}
 	}
 }
