@@ -238,8 +238,12 @@ func (p planner) onHost(arch, name string, cfg func(listen string) any) (unit, s
 }
 
 func (p planner) psp(arch string) (unit, string, error) {
+	data, err := p.data(arch, pspComponent)
+	if err != nil {
+		return unit{}, "", err
+	}
 	return p.component(arch, pspComponent, func(listen string) any {
-		return psp.ServeConfig{Listen: listen, Telemetry: p.telemetry(arch), Config: psp.Config{
+		return psp.ServeConfig{Listen: listen, DataDir: data, Telemetry: p.telemetry(arch), Config: psp.Config{
 			Seed: p.sc.Seed, Latency: p.sc.PSP.Latency.D(), Jitter: p.sc.PSP.Jitter.D(), DeclineRate: p.sc.PSP.DeclineRate,
 		}}
 	})

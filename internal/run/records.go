@@ -168,14 +168,31 @@ func (a *archRun) writeRecords(ctx context.Context, dir string) error {
 	// The ledger is read even after Ctrl-C: it is part of what was measured.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	ledger, err := psp.NewClient("http://"+a.plan.pspAddr, nil).Ledger(ctx)
-	if err != nil {
+	if err := saveLedger(ctx, "http://"+a.plan.pspAddr, filepath.Join(base, LedgerFile)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", a.plan.arch, err))
-	} else {
-		b, _ := json.MarshalIndent(ledger, "", " ")
-		errs = append(errs, os.WriteFile(filepath.Join(base, LedgerFile), b, 0o644))
 	}
 	return errors.Join(errs...)
+}
+
+// saveLedger streams the payment provider's ledger at base into the file
+// at path: a long run's ledger is never held in memory whole.
+func saveLedger(ctx context.Context, base, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save ledger: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	_, err = psp.NewClient(base, nil).SaveLedger(ctx, w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("save ledger to %s: %w", path, err)
+	}
+	return nil
 }
 
 // requestLog takes the load generator's records as they become final, in

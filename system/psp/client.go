@@ -72,18 +72,54 @@ func (c *Client) post(ctx context.Context, path string, body ChargeRequest) (Cha
 
 // Ledger returns every charge the provider decided.
 func (c *Client) Ledger(ctx context.Context) ([]Charge, error) {
+	var out []Charge
+	err := c.ledger(ctx, io.Discard, func(ch Charge) { out = append(out, ch) })
+	return out, err
+}
+
+// SaveLedger copies the provider's ledger into w as it arrives, holding
+// one charge at a time, checks that it came whole, and returns how many
+// charges it holds.
+func (c *Client) SaveLedger(ctx context.Context, w io.Writer) (int, error) {
+	n := 0
+	err := c.ledger(ctx, w, func(Charge) { n++ })
+	return n, err
+}
+
+// ledger reads GET /ledger, a JSON array of charges, copying it into w and
+// handing each charge to fn.
+func (c *Client) ledger(ctx context.Context, w io.Writer, fn func(Charge)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/ledger", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
+		return fmt.Errorf("read ledger: %w", err)
 	}
 	defer resp.Body.Close()
-	var out []Charge
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("decode ledger: %w", err)
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("read ledger: %s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	return out, nil
+	body := io.TeeReader(resp.Body, w)
+	dec := json.NewDecoder(body)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("decode ledger: want a JSON array, got %v (%v)", tok, err)
+	}
+	for dec.More() {
+		var ch Charge
+		if err := dec.Decode(&ch); err != nil {
+			return fmt.Errorf("decode ledger: %w", err)
+		}
+		fn(ch)
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("decode ledger: %w", err)
+	}
+	// What follows the array (its newline) goes into w too.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	return nil
 }

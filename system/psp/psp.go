@@ -6,15 +6,17 @@
 package psp
 
 import (
+	"bufio"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/edatestbed/testbed/system/store"
 	"github.com/edatestbed/testbed/system/telemetry"
 )
 
@@ -42,17 +44,52 @@ type Charge struct {
 	Refunded bool   `json:"refunded"`
 }
 
-// Server is the simulator's HTTP handler.
+// Server is the simulator's HTTP handler. Its ledger is an SQLite table,
+// on disk in a run: a provider's ledger grows with every order, and a run
+// of hours at thousands of orders a second must not carry it in memory.
 type Server struct {
 	cfg Config
-
-	mu      sync.Mutex
-	charges map[string]*Charge
+	db  *sql.DB
+	err error // why the ledger could not be opened; every request answers it
 }
 
-// NewServer returns a provider with an empty ledger.
+// ledgerSchema is the provider's record of every charge it decided.
+// WITHOUT ROWID keeps it one B-tree keyed by order id, in the order the
+// ledger is read.
+const ledgerSchema = `CREATE TABLE IF NOT EXISTS charges (
+	order_id TEXT PRIMARY KEY,
+	amount INTEGER NOT NULL,
+	approved INTEGER NOT NULL,
+	reason TEXT NOT NULL,
+	refunded INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID`
+
+// Open returns a provider whose ledger is the database at path, created
+// when missing; a provider restarted on the same file keeps its ledger.
+func Open(ctx context.Context, cfg Config, path string) (*Server, error) {
+	db, err := store.Open(ctx, path, ledgerSchema)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	return &Server{cfg: cfg, db: db}, nil
+}
+
+// NewServer returns a provider with an empty ledger in memory, for tests
+// and tools that need a provider for as long as the process lives.
 func NewServer(cfg Config) *Server {
-	return &Server{cfg: cfg, charges: make(map[string]*Charge)}
+	s, err := Open(context.Background(), cfg, ":memory:")
+	if err != nil {
+		return &Server{cfg: cfg, err: err}
+	}
+	return s
+}
+
+// Close closes the ledger.
+func (s *Server) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Close()
 }
 
 // Handler serves POST /charges, POST /refunds, GET /ledger and GET /healthz.
@@ -61,7 +98,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /charges", s.charge)
 	mux.HandleFunc("POST /refunds", s.refund)
 	mux.HandleFunc("GET /ledger", s.ledger)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if s.err != nil {
+			http.Error(w, s.err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return mux
 }
 
@@ -71,7 +114,6 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "want JSON {order_id, amount > 0}", http.StatusBadRequest)
 		return
 	}
-	u := unit(s.cfg.Seed, req.OrderID, 1)
 	delay := s.cfg.Latency + time.Duration(unit(s.cfg.Seed, req.OrderID, 2)*float64(s.cfg.Jitter))
 	if delay > 0 {
 		t := time.NewTimer(delay)
@@ -82,18 +124,52 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
-	c, ok := s.charges[req.OrderID]
-	if !ok {
-		c = &Charge{OrderID: req.OrderID, Amount: req.Amount, Approved: u >= s.cfg.DeclineRate}
-		if !c.Approved {
-			c.Reason = "card_declined"
-		}
-		s.charges[req.OrderID] = c
+	c, err := s.decide(r.Context(), req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	out := *c
-	s.mu.Unlock()
-	writeJSON(w, out)
+	writeJSON(w, c)
+}
+
+// decide records the charge of an order it has not seen and returns the
+// ledger's charge of the order: the first answer, whatever the amount
+// asked again.
+func (s *Server) decide(ctx context.Context, req ChargeRequest) (Charge, error) {
+	if s.err != nil {
+		return Charge{}, s.err
+	}
+	c := Charge{OrderID: req.OrderID, Amount: req.Amount, Approved: unit(s.cfg.Seed, req.OrderID, 1) >= s.cfg.DeclineRate}
+	if !c.Approved {
+		c.Reason = "card_declined"
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO charges (order_id, amount, approved, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		c.OrderID, c.Amount, c.Approved, c.Reason)
+	if err != nil {
+		return Charge{}, fmt.Errorf("record charge: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return c, nil
+	}
+	c, ok, err := s.read(ctx, req.OrderID)
+	if err == nil && !ok {
+		err = errors.New("charge vanished from the ledger")
+	}
+	return c, err
+}
+
+// read returns the ledger's charge of an order; ok is false when it has
+// none.
+func (s *Server) read(ctx context.Context, orderID string) (c Charge, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT order_id, amount, approved, reason, refunded FROM charges WHERE order_id = ?`, orderID).
+		Scan(&c.OrderID, &c.Amount, &c.Approved, &c.Reason, &c.Refunded)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Charge{}, false, nil
+	case err != nil:
+		return Charge{}, false, fmt.Errorf("read charge of %s: %w", orderID, err)
+	}
+	return c, true, nil
 }
 
 func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
@@ -102,34 +178,67 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "want JSON {order_id}", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	c, ok := s.charges[req.OrderID]
-	if ok && c.Approved {
-		c.Refunded = true
-	}
-	var out Charge
-	if ok {
-		out = *c
-	}
-	s.mu.Unlock()
-	if !ok {
+	c, ok, err := s.refundOrder(r.Context(), req.OrderID)
+	switch {
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	case !ok:
 		http.Error(w, "no charge for order "+req.OrderID, http.StatusNotFound)
-		return
+	default:
+		writeJSON(w, c)
 	}
-	writeJSON(w, out)
+}
+
+// refundOrder marks an approved charge refunded and returns it; a
+// declined one is returned unchanged, nothing having been taken.
+func (s *Server) refundOrder(ctx context.Context, orderID string) (Charge, bool, error) {
+	if s.err != nil {
+		return Charge{}, false, s.err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE charges SET refunded = 1 WHERE order_id = ? AND approved = 1`, orderID); err != nil {
+		return Charge{}, false, fmt.Errorf("refund %s: %w", orderID, err)
+	}
+	return s.read(ctx, orderID)
 }
 
 // ledger answers every charge the provider decided, sorted by order id:
-// what the money checker holds the systems to.
-func (s *Server) ledger(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	out := make([]Charge, 0, len(s.charges))
-	for _, c := range s.charges {
-		out = append(out, *c)
+// what the money checker holds the systems to. The charges stream from
+// the table into the answer, one at a time.
+func (s *Server) ledger(w http.ResponseWriter, r *http.Request) {
+	if s.err != nil {
+		http.Error(w, s.err.Error(), http.StatusInternalServerError)
+		return
 	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Charge) int { return strings.Compare(a.OrderID, b.OrderID) })
-	writeJSON(w, out)
+	rows, err := s.db.QueryContext(r.Context(), `SELECT order_id, amount, approved, reason, refunded FROM charges ORDER BY order_id`)
+	if err != nil {
+		http.Error(w, "read ledger: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer rows.Close()
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	sep := byte('[')
+	var scanErr error
+	for scanErr == nil && rows.Next() {
+		var c Charge
+		if scanErr = rows.Scan(&c.OrderID, &c.Amount, &c.Approved, &c.Reason, &c.Refunded); scanErr == nil {
+			_ = bw.WriteByte(sep)
+			sep = ','
+			_ = enc.Encode(c)
+		}
+	}
+	if scanErr != nil || rows.Err() != nil {
+		// No closing bracket: the client's decoder fails instead of
+		// taking part of the ledger for all of it.
+		_ = bw.Flush()
+		return
+	}
+	if sep == '[' {
+		_ = bw.WriteByte('[')
+	}
+	_, _ = bw.WriteString("]\n")
+	_ = bw.Flush()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -168,6 +277,8 @@ var ErrUnavailable = errors.New("payment provider unavailable")
 // ServeConfig is what the runtime hands the PSP process.
 type ServeConfig struct {
 	Listen string `json:"listen"`
+	// DataDir holds the ledger's database; empty keeps it in memory.
+	DataDir string `json:"data_dir,omitempty"`
 	Config
 	Telemetry telemetry.Config `json:"telemetry"`
 }

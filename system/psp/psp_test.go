@@ -1,13 +1,18 @@
 package psp
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/edatestbed/testbed/system/store"
@@ -155,5 +160,93 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	}
 	if h.State() != "closed" {
 		t.Fatalf("declines opened the breaker")
+	}
+}
+
+// The ledger lives in its database: a provider opened again on the same
+// file answers the charges it decided before, first answers kept, and the
+// ledger streams out whole and sorted by order id.
+func TestLedgerOnDisk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	cfg := Config{Seed: 1}
+	first, err := Open(ctx, cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(first.Handler())
+	c := NewClient(srv.URL, nil)
+	for _, id := range []string{"o-3", "o-1", "o-2"} {
+		if _, err := c.Charge(ctx, id, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Refund(ctx, "o-2"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := Open(ctx, cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	srv = httptest.NewServer(again.Handler())
+	defer srv.Close()
+	c = NewClient(srv.URL, nil)
+	if ch, err := c.Charge(ctx, "o-1", 999); err != nil || ch.Amount != 100 {
+		t.Fatalf("charge again after reopening = %+v, %v; want the first answer, 100", ch, err)
+	}
+	var saved bytes.Buffer
+	n, err := c.SaveLedger(ctx, &saved)
+	if err != nil || n != 3 {
+		t.Fatalf("SaveLedger = %d, %v; want 3 charges", n, err)
+	}
+	var ledger []Charge
+	if err := json.Unmarshal(saved.Bytes(), &ledger); err != nil {
+		t.Fatalf("saved ledger is not JSON: %v\n%s", err, saved.Bytes())
+	}
+	var ids []string
+	for _, ch := range ledger {
+		ids = append(ids, ch.OrderID)
+		if ch.Refunded != (ch.OrderID == "o-2") {
+			t.Errorf("%s refunded = %v", ch.OrderID, ch.Refunded)
+		}
+	}
+	if want := []string{"o-1", "o-2", "o-3"}; !slices.Equal(ids, want) {
+		t.Errorf("ledger order ids = %v, want %v", ids, want)
+	}
+}
+
+// A ledger cut short, or an error answer, is an error, never a shorter
+// ledger taken for the whole.
+func TestSaveLedgerRefusesPartialAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"cut short", http.StatusOK, `[{"order_id":"o-1","amount":1,"approved":true,"refunded":false}` + "\n"},
+		{"not an array", http.StatusOK, `{"order_id":"o-1"}`},
+		{"server error", http.StatusInternalServerError, "read ledger: disk I/O error"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			if n, err := NewClient(srv.URL, nil).SaveLedger(context.Background(), io.Discard); err == nil {
+				t.Fatalf("SaveLedger = %d charges, nil error; want an error", n)
+			}
+		})
+	}
+	empty := httptest.NewServer(NewServer(Config{}).Handler())
+	defer empty.Close()
+	if n, err := NewClient(empty.URL, nil).SaveLedger(context.Background(), io.Discard); err != nil || n != 0 {
+		t.Fatalf("empty ledger: %d, %v; want 0 charges, no error", n, err)
 	}
 }

@@ -2,6 +2,7 @@ package psp
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/edatestbed/testbed/system/component"
 	"github.com/edatestbed/testbed/system/telemetry"
@@ -10,5 +11,14 @@ import (
 // Run serves the simulator until ctx ends; its spans join the callers'
 // traces, as a provider's would appear in a trace through its API gateway.
 func Run(ctx context.Context, tel *telemetry.Telemetry, cfg ServeConfig) error {
-	return component.Serve(ctx, tel.Log, cfg.Listen, tel.Handler("psp", NewServer(cfg.Config).Handler()))
+	path := ":memory:"
+	if cfg.DataDir != "" {
+		path = filepath.Join(cfg.DataDir, "ledger.db")
+	}
+	s, err := Open(ctx, cfg.Config, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return component.Serve(ctx, tel.Log, cfg.Listen, tel.Handler("psp", s.Handler()))
 }
