@@ -1,13 +1,13 @@
 package loadgen
 
 import (
-	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/edatestbed/testbed/internal/spool"
 )
 
 // RecordWriter takes the records of an attack as they become final, for an
@@ -88,13 +88,13 @@ func (s *sequencer) hold(rec Record) {
 	s.ring[rec.Seq&uint64(len(s.ring)-1)] = rec
 }
 
-// AppendRecord appends the compact binary form of rec to b: varints and
-// length-prefixed strings, some 30 bytes for an order. ReadRecords reads it
-// back.
+// AppendRecord appends the compact binary form of rec to b (the spool
+// format: varints and length-prefixed strings), some 30 bytes for an
+// order. ReadRecords reads it back.
 func AppendRecord(b []byte, rec *Record) []byte {
 	b = binary.AppendUvarint(b, rec.Seq)
-	b = appendString(b, rec.ID)
-	b = appendString(b, rec.Terminal)
+	b = spool.AppendString(b, rec.ID)
+	b = spool.AppendString(b, rec.Terminal)
 	b = binary.AppendVarint(b, int64(rec.Intended))
 	b = binary.AppendVarint(b, int64(rec.Latency))
 	b = binary.AppendVarint(b, int64(rec.Status))
@@ -105,82 +105,28 @@ func AppendRecord(b []byte, rec *Record) []byte {
 	return append(b, byte(rec.Kind), warmup)
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// maxField bounds a string of an encoded record, so that a corrupt length
-// fails instead of allocating.
-const maxField = 1 << 20
-
 // ReadRecords reads the records that AppendRecord wrote to r, in order, and
 // calls fn for each; rec is only valid during the call. It stops at the
 // first error of fn and returns it; a record cut short is an error.
 func ReadRecords(r io.Reader, fn func(rec *Record) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var (
-		rec  Record
-		buf  []byte
-		term = map[string]string{} // the few terminal states, allocated once each
-	)
-	str := func() ([]byte, error) {
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, err
+	sr := spool.NewReader(r)
+	var rec Record
+	for n := 0; sr.More(); n++ {
+		// Fields are read left to right, as AppendRecord wrote them.
+		rec = Record{
+			Seq: sr.Uvarint(), ID: sr.String(), Terminal: sr.Interned(),
+			Intended: time.Duration(sr.Varint()), Latency: time.Duration(sr.Varint()), Status: int(sr.Varint()),
+			Kind: Kind(sr.Byte()), Warmup: sr.Byte() == 1,
 		}
-		if n > maxField {
-			return nil, fmt.Errorf("string of %d bytes", n)
-		}
-		if uint64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		_, err = io.ReadFull(br, buf)
-		return buf, err
-	}
-	for n := 0; ; n++ {
-		seq, err := binary.ReadUvarint(br)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		rec = Record{Seq: seq}
-		var b []byte
-		if err == nil {
-			b, err = str()
-			rec.ID = string(b)
-		}
-		if err == nil {
-			b, err = str()
-			t, ok := term[string(b)]
-			if !ok {
-				t = string(b)
-				term[t] = t
-			}
-			rec.Terminal = t
-		}
-		var v [3]int64
-		for i := range v {
-			if err == nil {
-				v[i], err = binary.ReadVarint(br)
-			}
-		}
-		rec.Intended, rec.Latency, rec.Status = time.Duration(v[0]), time.Duration(v[1]), int(v[2])
-		var kind, warmup byte
-		if err == nil {
-			kind, err = br.ReadByte()
-		}
-		if err == nil {
-			warmup, err = br.ReadByte()
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		if err := sr.Err(); err != nil {
 			return fmt.Errorf("read record %d: %w", n, err)
 		}
-		rec.Kind, rec.Warmup = Kind(kind), warmup == 1
 		if err := fn(&rec); err != nil {
 			return err
 		}
 	}
+	if err := sr.Err(); err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	return nil
 }

@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// spool is a RecordWriter that encodes records into a buffer, as the
+// bufWriter is a RecordWriter that encodes records into a buffer, as the
 // testbed's run writes them to a file.
-type spool struct {
+type bufWriter struct {
 	mu   sync.Mutex // only for the test's reads; Run calls one at a time
 	buf  bytes.Buffer
 	enc  []byte
@@ -25,7 +25,7 @@ type spool struct {
 	fail int // the record whose write fails, counting from 1; 0 for none
 }
 
-func (s *spool) WriteRecord(rec *Record) error {
+func (s *bufWriter) WriteRecord(rec *Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
@@ -60,7 +60,7 @@ func TestRunStreamsRecords(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	sp := &spool{}
+	sp := &bufWriter{}
 	// MaxInFlight covers every request, so that a stall of this machine
 	// cannot turn a request into a drop, nor a timeout into a failure.
 	// 1000/s for 1.1 s, three times that for 0.1 s: 1300 requests.
@@ -103,7 +103,7 @@ func TestRunStreamsRecords(t *testing.T) {
 func TestRunRecordsError(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	sp := &spool{fail: 3}
+	sp := &bufWriter{fail: 3}
 	a, err := New(Config{URL: srv.URL, Rate: 100, Duration: 100 * time.Millisecond, Timeout: 10 * time.Second, MaxInFlight: 10, Next: orderRequest, Records: sp})
 	if err != nil {
 		t.Fatal(err)

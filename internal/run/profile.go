@@ -45,12 +45,8 @@ func (p *profiler) cpu(ctx context.Context, from time.Time, d time.Duration) {
 	for _, a := range p.archs {
 		for _, u := range a.plan.components {
 			p.wg.Go(func() {
-				t := time.NewTimer(time.Until(from))
-				defer t.Stop()
-				select {
-				case <-ctx.Done():
+				if !waitUntil(ctx, from) {
 					return
-				case <-t.C:
 				}
 				// The profile takes d; give the answer time on a loaded machine.
 				pctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
@@ -64,21 +60,12 @@ func (p *profiler) cpu(ctx context.Context, from time.Time, d time.Duration) {
 // self profiles this process from from for d into the bundle's
 // profiles/testbed.cpu.pprof.
 func (p *profiler) self(ctx context.Context, from time.Time, d time.Duration) {
-	t := time.NewTimer(time.Until(from))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-t.C:
-	}
-	dir := filepath.Join(p.dir, ProfilesDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.fail(fmt.Errorf("profile testbed: %w", err))
+	if !waitUntil(ctx, from) {
 		return
 	}
-	f, err := os.Create(filepath.Join(dir, "testbed.cpu.pprof"))
+	f, err := p.createSelf("testbed.cpu.pprof")
 	if err != nil {
-		p.fail(fmt.Errorf("profile testbed: %w", err))
+		p.fail(err)
 		return
 	}
 	defer f.Close()
@@ -88,11 +75,7 @@ func (p *profiler) self(ctx context.Context, from time.Time, d time.Duration) {
 		p.fail(fmt.Errorf("profile testbed: %w", err))
 		return
 	}
-	t.Reset(d)
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	waitUntil(ctx, time.Now().Add(d))
 	pprof.StopCPUProfile()
 }
 
@@ -115,14 +98,9 @@ func (p *profiler) heap(ctx context.Context) {
 // holds at the end of the measured period (records in flight, the live
 // view, proxies, watchers).
 func (p *profiler) selfHeap() {
-	dir := filepath.Join(p.dir, ProfilesDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.fail(fmt.Errorf("profile testbed heap: %w", err))
-		return
-	}
-	f, err := os.Create(filepath.Join(dir, "testbed.heap.pprof"))
+	f, err := p.createSelf("testbed.heap.pprof")
 	if err != nil {
-		p.fail(fmt.Errorf("profile testbed heap: %w", err))
+		p.fail(err)
 		return
 	}
 	err = pprof.Lookup("heap").WriteTo(f, 0)
@@ -132,6 +110,20 @@ func (p *profiler) selfHeap() {
 	if err != nil {
 		p.fail(fmt.Errorf("profile testbed heap: %w", err))
 	}
+}
+
+// createSelf creates the file of one of the testbed's own profiles in the
+// bundle's profiles directory.
+func (p *profiler) createSelf(name string) (*os.File, error) {
+	dir := filepath.Join(p.dir, ProfilesDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("profile testbed: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("profile testbed: %w", err)
+	}
+	return f, nil
 }
 
 // wait returns once every CPU profile is in, with what failed.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edatestbed/testbed/internal/loadgen"
+	"github.com/edatestbed/testbed/internal/spool"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/psp"
@@ -233,15 +233,7 @@ func (l *requestLog) WriteRecord(r *loadgen.Record) error {
 	return l.spool.write(l.buf)
 }
 
-func (l *requestLog) close() error {
-	var errs []error
-	for _, f := range []*logFile{l.csv, l.spool} {
-		if f != nil {
-			errs = append(errs, f.close())
-		}
-	}
-	return errors.Join(errs...)
-}
+func (l *requestLog) close() error { return closeLogs(l.csv, l.spool) }
 
 // terminalLog takes the terminal events of an event-driven architecture as
 // the watcher sees them, duplicates included: into terminals.csv and into
@@ -283,9 +275,9 @@ func (l *terminalLog) write(t eda.Terminal) error {
 			return err
 		}
 	}
-	b := appendString(l.buf[:0], t.OrderID)
-	b = appendString(b, string(t.State))
-	b = appendString(b, t.Reason)
+	b := spool.AppendString(l.buf[:0], t.OrderID)
+	b = spool.AppendString(b, string(t.State))
+	b = spool.AppendString(b, t.Reason)
 	l.buf = varint.AppendVarint(b, int64(t.At.Sub(l.ref)))
 	return l.spool.write(l.buf)
 }
@@ -297,88 +289,33 @@ func (l *terminalLog) read(fn func(eda.Terminal)) error {
 		return fmt.Errorf("read terminal events: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	intern := map[string]string{} // states and reasons repeat; order ids do not
-	var buf []byte
-	for n := 0; ; n++ {
-		var t eda.Terminal
-		id, err := readString(r, buf)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil {
-			buf, t.OrderID = id, string(id)
-		}
-		var state, reason string
-		if err == nil {
-			state, err = readInterned(r, intern)
-		}
-		if err == nil {
-			reason, err = readInterned(r, intern)
-		}
-		var at int64
-		if err == nil {
-			at, err = varint.ReadVarint(r)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+	sr := spool.NewReader(f)
+	for n := 0; sr.More(); n++ {
+		// States and reasons repeat; order ids do not.
+		t := eda.Terminal{OrderID: sr.String(), State: domain.State(sr.Interned()), Reason: sr.Interned()}
+		t.At = l.ref.Add(time.Duration(sr.Varint()))
+		if err := sr.Err(); err != nil {
 			return fmt.Errorf("read terminal event %d of %s: %w", n, f.Name(), err)
 		}
-		t.State, t.Reason, t.At = domain.State(state), reason, l.ref.Add(time.Duration(at))
 		fn(t)
 	}
+	if err := sr.Err(); err != nil {
+		return fmt.Errorf("read terminal events of %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
-func (l *terminalLog) close() error {
+func (l *terminalLog) close() error { return closeLogs(l.csv, l.spool) }
+
+// closeLogs closes the files that are not nil.
+func closeLogs(files ...*logFile) error {
 	var errs []error
-	for _, f := range []*logFile{l.csv, l.spool} {
+	for _, f := range files {
 		if f != nil {
 			errs = append(errs, f.close())
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(varint.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// maxField bounds a string of a spool, so that a corrupt length fails
-// instead of allocating.
-const maxField = 1 << 20
-
-// readString reads a string appendString wrote, into buf when it is large
-// enough; the result is only valid until the next call with the same buf.
-func readString(r *bufio.Reader, buf []byte) ([]byte, error) {
-	n, err := varint.ReadUvarint(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > maxField {
-		return nil, fmt.Errorf("string of %d bytes", n)
-	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	_, err = io.ReadFull(r, buf)
-	return buf, err
-}
-
-func readInterned(r *bufio.Reader, intern map[string]string) (string, error) {
-	var small [64]byte
-	b, err := readString(r, small[:0])
-	if err != nil {
-		return "", err
-	}
-	s, ok := intern[string(b)]
-	if !ok {
-		s = string(b)
-		intern[s] = s
-	}
-	return s, nil
 }
 
 // logFile is a file of the bundle written while the run goes. Writes are
