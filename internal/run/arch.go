@@ -51,8 +51,9 @@ type plan struct {
 	brokerRoutes map[string]string
 	// synchronous architectures answer with the terminal state.
 	synchronous bool
-	// pspAddr is the provider's own address, for reading its ledger.
-	pspAddr string
+	// ledger is the payment provider's ledger database, read into the
+	// bundle once every process has stopped.
+	ledger string
 	// about says in one sentence what the architecture is and what it was
 	// given, for the report.
 	about string
@@ -249,6 +250,12 @@ func (p planner) psp(arch string) (unit, string, error) {
 	})
 }
 
+// ledgerPath is where the architecture's payment provider (p.psp) keeps
+// its ledger.
+func (p planner) ledgerPath(arch string) string {
+	return filepath.Join(p.dir, arch, "data", pspComponent, psp.LedgerDB)
+}
+
 func (p planner) data(arch, name string) (string, error) {
 	d := filepath.Join(p.dir, arch, "data", name)
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -296,7 +303,7 @@ func (p planner) monolith() (pl plan, err error) {
 		arch: arch, components: []unit{pspSpec, m}, capabilities: caps,
 		nodes: map[string][]string{"node-1": {"monolith"}}, links: ls,
 		disks:    map[string][]string{"monolith": sqliteFiles(filepath.Join(data, "monolith.db"))},
-		orderURL: "http://" + addr + "/orders", synchronous: true, pspAddr: pspAddr,
+		orderURL: "http://" + addr + "/orders", synchronous: true, ledger: p.ledgerPath(arch),
 		about:    "one process and one SQLite database; POST /orders reserves, charges (through a circuit breaker) and ships synchronously, one transaction per step, and answers with the outcome; unfinished orders are settled when it restarts",
 		database: store.Driver,
 		settle: func(ctx context.Context, _ string) error {
@@ -415,7 +422,7 @@ func (p planner) eda() (pl plan, err error) {
 		}
 	}
 	return plan{
-		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, brokerRoutes: routes, pspAddr: pspAddr,
+		arch: arch, components: specs, orderURL: orderURL, brokers: brokers, brokerRoutes: routes, ledger: p.ledgerPath(arch),
 		about:    fmt.Sprintf("order-api, inventory, payment, shipping and order-view as separate processes over Kafka (%d broker nodes, %d partitions per topic), each with its own SQLite database, an outbox, idempotent consumers, retries and dead-letter topics; payment calls the PSP through a circuit breaker; POST /orders answers 202 once the order is in order-api's outbox", brokerNodes, partitions),
 		database: store.Driver,
 		nodes:    edaNodes, links: ls, brokerNodes: nodeIDs, brokerAdmin: broker.NewAdmin(adminAddr), disks: disks,

@@ -143,7 +143,7 @@ func (p planner) monolithHA() (pl plan, err error) {
 	return plan{
 		arch: arch, components: append(specs, lb), capabilities: caps, nodes: nodes, links: ls,
 		disks:    map[string][]string{},
-		orderURL: "http://" + lbAddr + "/orders", synchronous: true, pspAddr: pspAddr,
+		orderURL: "http://" + lbAddr + "/orders", synchronous: true, ledger: p.ledgerPath(arch),
 		brokerLike: []string{"postgres"},
 		about:      fmt.Sprintf("%d replicas of the monolith's code behind a load balancer that health-checks them every %v and retries a failed POST /orders on another replica, all on one PostgreSQL server; a replica's stuck orders are adopted by another after %v", haReplicas, haHealthInterval, haOrphanAfter),
 		database:   store.PostgresDriver,
@@ -256,7 +256,7 @@ func (p planner) syncServices() (pl plan, err error) {
 	}
 	return plan{
 		arch: arch, components: specs, capabilities: caps, nodes: syncNodes, links: ls, disks: disks,
-		orderURL: orderURL, synchronous: true, pspAddr: pspAddr,
+		orderURL: orderURL, synchronous: true, ledger: p.ledgerPath(arch),
 		brokerLike: chain.Components(),
 		about:      "order, inventory, payment and shipping as separate processes calling each other synchronously over HTTP, each with its own SQLite database, timeouts below the caller's, bounded retries with backoff, a circuit breaker on every call, and compensation (release, refund) when a later step says no",
 		database:   store.Driver,

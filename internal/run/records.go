@@ -165,32 +165,26 @@ func (a *archRun) writeRecords(ctx context.Context, dir string) error {
 			errs = append(errs, fmt.Errorf("%s: %w", a.plan.arch, err))
 		}
 	}
-	// The ledger is read even after Ctrl-C: it is part of what was measured.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := saveLedger(ctx, "http://"+a.plan.pspAddr, filepath.Join(base, LedgerFile)); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", a.plan.arch, err))
-	}
 	return errors.Join(errs...)
 }
 
-// saveLedger streams the payment provider's ledger at base into the file
-// at path: a long run's ledger is never held in memory whole.
-func saveLedger(ctx context.Context, base, path string) error {
+// saveLedger exports the payment provider's ledger into the bundle, after
+// teardown: with every process stopped, no order is charged or refunded
+// between the reading of the ledger and of the systems' tables, as one
+// would be while a backlog still drains. It is saved even after Ctrl-C:
+// it is part of what was measured.
+func (a *archRun) saveLedger(ctx context.Context, dir string) error {
+	path := filepath.Join(dir, a.plan.arch, LedgerFile)
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("save ledger: %w", err)
+		return fmt.Errorf("%s: save ledger: %w", a.plan.arch, err)
 	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	_, err = psp.NewClient(base, nil).SaveLedger(ctx, w)
-	if err == nil {
-		err = w.Flush()
-	}
+	_, err = psp.ExportLedger(context.WithoutCancel(ctx), a.plan.ledger, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("save ledger to %s: %w", path, err)
+		return fmt.Errorf("%s: save ledger to %s: %w", a.plan.arch, path, err)
 	}
 	return nil
 }

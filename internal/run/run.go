@@ -407,9 +407,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	// What the checkers need, written before teardown: the load
-	// generator's record of every request, the terminal events seen, and
-	// the payment provider's ledger. The systems' own databases are read
-	// after teardown, once every process has closed them.
+	// generator's record of every request and the terminal events seen.
+	// The payment provider's ledger and the systems' own databases are
+	// read after teardown, once every process has closed them.
 	var runErrs []error
 	heal, cancelHeal := context.WithTimeout(context.Background(), opt.ReadyTimeout)
 	if err := tl.healAll(heal); err != nil {
@@ -426,6 +426,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	if err := host.Close(5 * time.Second); err != nil {
 		fmt.Fprintf(progress, "teardown: %v\n", err)
+	}
+	for _, a := range archs {
+		if err := a.saveLedger(ctx, dir); err != nil {
+			runErrs = append(runErrs, err)
+		}
 	}
 
 	for i, err := range loadErrs {

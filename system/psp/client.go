@@ -73,22 +73,13 @@ func (c *Client) post(ctx context.Context, path string, body ChargeRequest) (Cha
 // Ledger returns every charge the provider decided.
 func (c *Client) Ledger(ctx context.Context) ([]Charge, error) {
 	var out []Charge
-	err := c.ledger(ctx, io.Discard, func(ch Charge) { out = append(out, ch) })
+	err := c.ledger(ctx, func(ch Charge) { out = append(out, ch) })
 	return out, err
 }
 
-// SaveLedger copies the provider's ledger into w as it arrives, holding
-// one charge at a time, checks that it came whole, and returns how many
-// charges it holds.
-func (c *Client) SaveLedger(ctx context.Context, w io.Writer) (int, error) {
-	n := 0
-	err := c.ledger(ctx, w, func(Charge) { n++ })
-	return n, err
-}
-
-// ledger reads GET /ledger, a JSON array of charges, copying it into w and
-// handing each charge to fn.
-func (c *Client) ledger(ctx context.Context, w io.Writer, fn func(Charge)) error {
+// ledger reads GET /ledger, a JSON array of charges, handing each charge
+// to fn, and fails on an answer cut short.
+func (c *Client) ledger(ctx context.Context, fn func(Charge)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/ledger", nil)
 	if err != nil {
 		return err
@@ -102,8 +93,7 @@ func (c *Client) ledger(ctx context.Context, w io.Writer, fn func(Charge)) error
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("read ledger: %s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	body := io.TeeReader(resp.Body, w)
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(resp.Body)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		return fmt.Errorf("decode ledger: want a JSON array, got %v (%v)", tok, err)
 	}
@@ -116,10 +106,6 @@ func (c *Client) ledger(ctx context.Context, w io.Writer, fn func(Charge)) error
 	}
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("decode ledger: %w", err)
-	}
-	// What follows the array (its newline) goes into w too.
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		return fmt.Errorf("read ledger: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"time"
 
@@ -201,44 +202,78 @@ func (s *Server) refundOrder(ctx context.Context, orderID string) (Charge, bool,
 	return s.read(ctx, orderID)
 }
 
+// LedgerDB is the ledger's file in the provider's data directory.
+const LedgerDB = "ledger.db"
+
 // ledger answers every charge the provider decided, sorted by order id:
-// what the money checker holds the systems to. The charges stream from
-// the table into the answer, one at a time.
+// what the money checker holds the systems to.
 func (s *Server) ledger(w http.ResponseWriter, r *http.Request) {
 	if s.err != nil {
 		http.Error(w, s.err.Error(), http.StatusInternalServerError)
 		return
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT order_id, amount, approved, reason, refunded FROM charges ORDER BY order_id`)
+	w.Header().Set("Content-Type", "application/json")
+	// An error past the first byte cannot change the status: the answer
+	// lacks its closing bracket instead, and the client's decoder fails.
+	_, _ = writeLedger(r.Context(), s.db, w)
+}
+
+// ExportLedger writes the ledger in the database at path, which no
+// provider has open any more, to w as GET /ledger answers it, and returns
+// how many charges it holds. The testbed reads it so once every process
+// of a run has stopped: the ledger and the systems' tables are then one
+// end state, with no charge made between the reading of the one and of
+// the other.
+func ExportLedger(ctx context.Context, path string, w io.Writer) (int, error) {
+	db, err := store.OpenReadOnly(path)
 	if err != nil {
-		http.Error(w, "read ledger: "+err.Error(), http.StatusInternalServerError)
-		return
+		return 0, fmt.Errorf("export ledger: %w", err)
+	}
+	defer db.Close()
+	n, err := writeLedger(ctx, db, w)
+	if err != nil {
+		return n, fmt.Errorf("export ledger %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// writeLedger streams the charges table into w as a JSON array sorted by
+// order id, one charge at a time. On an error the array is left without
+// its closing bracket, so that no reader takes part of the ledger for all
+// of it.
+func writeLedger(ctx context.Context, db *sql.DB, w io.Writer) (int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT order_id, amount, approved, reason, refunded FROM charges ORDER BY order_id`)
+	if err != nil {
+		return 0, fmt.Errorf("read ledger: %w", err)
 	}
 	defer rows.Close()
-	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	sep := byte('[')
-	var scanErr error
-	for scanErr == nil && rows.Next() {
+	n := 0
+	for rows.Next() {
 		var c Charge
-		if scanErr = rows.Scan(&c.OrderID, &c.Amount, &c.Approved, &c.Reason, &c.Refunded); scanErr == nil {
-			_ = bw.WriteByte(sep)
-			sep = ','
-			_ = enc.Encode(c)
+		if err := rows.Scan(&c.OrderID, &c.Amount, &c.Approved, &c.Reason, &c.Refunded); err != nil {
+			return n, errors.Join(fmt.Errorf("read ledger: %w", err), bw.Flush())
 		}
+		_ = bw.WriteByte(sep)
+		sep = ','
+		if err := enc.Encode(c); err != nil {
+			return n, fmt.Errorf("write ledger: %w", err)
+		}
+		n++
 	}
-	if scanErr != nil || rows.Err() != nil {
-		// No closing bracket: the client's decoder fails instead of
-		// taking part of the ledger for all of it.
-		_ = bw.Flush()
-		return
+	if err := rows.Err(); err != nil {
+		return n, errors.Join(fmt.Errorf("read ledger: %w", err), bw.Flush())
 	}
 	if sep == '[' {
 		_ = bw.WriteByte('[')
 	}
 	_, _ = bw.WriteString("]\n")
-	_ = bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("write ledger: %w", err)
+	}
+	return n, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -165,7 +165,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 
 // The ledger lives in its database: a provider opened again on the same
 // file answers the charges it decided before, first answers kept, and the
-// ledger streams out whole and sorted by order id.
+// file, once closed, exports whole and sorted by order id.
 func TestLedgerOnDisk(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
@@ -193,21 +193,23 @@ func TestLedgerOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
 	srv = httptest.NewServer(again.Handler())
-	defer srv.Close()
 	c = NewClient(srv.URL, nil)
 	if ch, err := c.Charge(ctx, "o-1", 999); err != nil || ch.Amount != 100 {
 		t.Fatalf("charge again after reopening = %+v, %v; want the first answer, 100", ch, err)
 	}
+	srv.Close()
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var saved bytes.Buffer
-	n, err := c.SaveLedger(ctx, &saved)
+	n, err := ExportLedger(ctx, path, &saved)
 	if err != nil || n != 3 {
-		t.Fatalf("SaveLedger = %d, %v; want 3 charges", n, err)
+		t.Fatalf("ExportLedger = %d, %v; want 3 charges", n, err)
 	}
 	var ledger []Charge
 	if err := json.Unmarshal(saved.Bytes(), &ledger); err != nil {
-		t.Fatalf("saved ledger is not JSON: %v\n%s", err, saved.Bytes())
+		t.Fatalf("exported ledger is not JSON: %v\n%s", err, saved.Bytes())
 	}
 	var ids []string
 	for _, ch := range ledger {
@@ -223,7 +225,7 @@ func TestLedgerOnDisk(t *testing.T) {
 
 // A ledger cut short, or an error answer, is an error, never a shorter
 // ledger taken for the whole.
-func TestSaveLedgerRefusesPartialAnswers(t *testing.T) {
+func TestLedgerRefusesPartialAnswers(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		status int
@@ -239,14 +241,14 @@ func TestSaveLedgerRefusesPartialAnswers(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			if n, err := NewClient(srv.URL, nil).SaveLedger(context.Background(), io.Discard); err == nil {
-				t.Fatalf("SaveLedger = %d charges, nil error; want an error", n)
+			if l, err := NewClient(srv.URL, nil).Ledger(context.Background()); err == nil {
+				t.Fatalf("Ledger = %d charges, nil error; want an error", len(l))
 			}
 		})
 	}
 	empty := httptest.NewServer(NewServer(Config{}).Handler())
 	defer empty.Close()
-	if n, err := NewClient(empty.URL, nil).SaveLedger(context.Background(), io.Discard); err != nil || n != 0 {
-		t.Fatalf("empty ledger: %d, %v; want 0 charges, no error", n, err)
+	if l, err := NewClient(empty.URL, nil).Ledger(context.Background()); err != nil || len(l) != 0 {
+		t.Fatalf("empty ledger: %d, %v; want 0 charges, no error", len(l), err)
 	}
 }

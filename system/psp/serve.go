@@ -13,7 +13,7 @@ import (
 func Run(ctx context.Context, tel *telemetry.Telemetry, cfg ServeConfig) error {
 	path := ":memory:"
 	if cfg.DataDir != "" {
-		path = filepath.Join(cfg.DataDir, "ledger.db")
+		path = filepath.Join(cfg.DataDir, LedgerDB)
 	}
 	s, err := Open(ctx, cfg.Config, path)
 	if err != nil {
