@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -11,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/edatestbed/testbed/system/chain"
 	"github.com/edatestbed/testbed/system/domain"
@@ -193,14 +196,17 @@ func openDB(path string) (*sql.DB, error) { return store.OpenReadOnly(path) }
 
 func readOrders(ctx context.Context, db *sql.DB) (map[string]order, error) {
 	out := map[string]order{}
+	var d compact
 	err := scanRows(ctx, db, `SELECT id, amount, state, reason, items FROM orders`, func(rows *sql.Rows) error {
-		var id string
+		var id, state, reason string
 		var o order
 		var items []byte
-		if err := rows.Scan(&id, &o.amount, &o.state, &o.reason, &items); err != nil {
+		if err := rows.Scan(&id, &o.amount, &state, &reason, &items); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(items, &o.items); err != nil {
+		o.state, o.reason = domain.State(d.intern(state)), d.intern(reason)
+		var err error
+		if o.items, err = d.items(items); err != nil {
 			return fmt.Errorf("decode items of order %s: %w", id, err)
 		}
 		out[id] = o
@@ -247,6 +253,7 @@ func readShipments(ctx context.Context, db *sql.DB) (map[string]bool, error) {
 
 func readReservations(ctx context.Context, db *sql.DB) (map[string]reservation, error) {
 	out := map[string]reservation{}
+	var d compact
 	err := scanRows(ctx, db, `SELECT order_id, items, released FROM reservations`, func(rows *sql.Rows) error {
 		var id string
 		var r reservation
@@ -254,7 +261,8 @@ func readReservations(ctx context.Context, db *sql.DB) (map[string]reservation, 
 		if err := rows.Scan(&id, &items, &r.released); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(items, &r.items); err != nil {
+		var err error
+		if r.items, err = d.items(items); err != nil {
 			return fmt.Errorf("decode items of reservation %s: %w", id, err)
 		}
 		out[id] = r
@@ -297,32 +305,88 @@ func scanRows(ctx context.Context, db *sql.DB, query string, row func(*sql.Rows)
 	return rows.Err()
 }
 
+// readLedger decodes the ledger a charge at a time: a long run's file is
+// a hundred megabytes and more, which need not be held beside what it
+// decodes to.
 func readLedger(path string) ([]psp.Charge, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read ledger: %w", err)
 	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, fmt.Errorf("read ledger %s: want a JSON array, got %v (%v)", path, tok, err)
+	}
 	var out []psp.Charge
-	if err := json.Unmarshal(b, &out); err != nil {
+	var d compact
+	for dec.More() {
+		var c psp.Charge
+		if err := dec.Decode(&c); err != nil {
+			return nil, fmt.Errorf("read ledger %s: charge %d: %w", path, len(out), err)
+		}
+		c.Reason = d.intern(c.Reason)
+		out = append(out, c)
+	}
+	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("read ledger %s: %w", path, err)
 	}
-	return out, nil
+	return slices.Clip(out), nil
 }
 
+// Fields read from a CSV line are substrings of the whole line: the ids
+// are cloned and the rest interned, so that what is kept does not keep
+// every line of the file alive.
 func readRequests(path string) ([]request, error) {
 	var out []request
+	var d compact
 	err := readCSV(path, []string{"id", "kind", "terminal"}, func(col func(string) string) {
-		out = append(out, request{id: col("id"), accepted: col("kind") == "accepted", terminal: domain.State(col("terminal"))})
+		out = append(out, request{id: strings.Clone(col("id")), accepted: col("kind") == "accepted", terminal: domain.State(d.intern(col("terminal")))})
 	})
-	return out, err
+	return slices.Clip(out), err
 }
 
 func readTerminals(path string) ([]terminal, error) {
 	var out []terminal
+	var d compact
 	err := readCSV(path, []string{"order_id", "state"}, func(col func(string) string) {
-		out = append(out, terminal{orderID: col("order_id"), state: domain.State(col("state"))})
+		out = append(out, terminal{orderID: strings.Clone(col("order_id")), state: domain.State(d.intern(col("state")))})
 	})
-	return out, err
+	return slices.Clip(out), err
+}
+
+// compact keeps what the checkers hold small: items in exactly sized
+// slices, and SKUs, states and reasons as one string per distinct value.
+// A long run's tables hold millions of orders over a thousand SKUs.
+type compact struct {
+	strs    map[string]string
+	scratch []domain.Item
+}
+
+func (d *compact) intern(s string) string {
+	if d.strs == nil {
+		d.strs = map[string]string{}
+	}
+	v, ok := d.strs[s]
+	if !ok {
+		v = strings.Clone(s)
+		d.strs[v] = v
+	}
+	return v
+}
+
+func (d *compact) items(b []byte) ([]domain.Item, error) {
+	if err := json.Unmarshal(b, &d.scratch); err != nil {
+		return nil, err
+	}
+	if d.scratch == nil {
+		return nil, nil
+	}
+	out := make([]domain.Item, len(d.scratch))
+	for i, it := range d.scratch {
+		out[i] = domain.Item{SKU: d.intern(it.SKU), Quantity: it.Quantity}
+	}
+	return out, nil
 }
 
 // readCSV reads a CSV file with a header naming at least the columns want,
@@ -333,7 +397,8 @@ func readCSV(path string, want []string, row func(col func(string) string)) erro
 		return fmt.Errorf("read records: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	r.ReuseRecord = true
 	head, err := r.Read()
 	if err != nil {
 		return fmt.Errorf("read header of %s: %w", path, err)
