@@ -60,10 +60,10 @@ a probe fails, then bisects.
             CPUs; and the monolith's whole synchronous order (200 with the
             terminal state). The EDA's target is judged on the first.
 
-  overhead  systems twice: as every run has them (a toxiproxy proxy on
-            every link, spans for every order, info logs) and bare (direct
-            connections, no spans, warnings only); the ratio is what the
-            harness costs
+  overhead  systems twice (the EDA's accept path alone): as every run has
+            them (a toxiproxy proxy on every link, spans for every order,
+            info logs) and bare (direct connections, no spans, warnings
+            only); the ratio is what the harness costs
 
   memory    a run of the EDA and the monolith side by side at --rate for
             --duration (no faults, no Jaeger or Prometheus), sampling every
