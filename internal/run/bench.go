@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -326,37 +325,26 @@ func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
 	return m, errors.Join(err, sampleErr, writeMemory(res.Dir, m.Samples))
 }
 
-// writeMemory writes the samples into the bundle at dir.
+// writeMemory writes the samples into the bundle at dir. A failed row
+// sticks in its file, and closing it returns the failure.
 func writeMemory(dir string, samples []MemorySample) error {
 	kib := func(b int64) string { return strconv.FormatInt(b>>10, 10) }
 	at := func(s MemorySample) string { return strconv.FormatFloat(s.At.Seconds(), 'f', 1, 64) }
-	var errs []error
-	errs = append(errs, writeCSV(filepath.Join(dir, MemoryFile), []string{"at_s", "testbed_kib", "children_kib", "total_kib", "children"}, func(w *csv.Writer) {
-		for _, s := range samples {
-			_ = w.Write([]string{at(s), kib(s.Testbed), kib(s.ChildrenRSS()), kib(s.Total()), strconv.Itoa(len(s.Children))})
-		}
-	}))
-	errs = append(errs, writeCSV(filepath.Join(dir, MemoryProcessesFile), []string{"at_s", "pid", "process", "rss_kib"}, func(w *csv.Writer) {
-		for _, s := range samples {
-			for _, c := range s.Children {
-				_ = w.Write([]string{at(s), strconv.Itoa(c.PID), c.Name, kib(c.RSS)})
-			}
-		}
-	}))
-	return errors.Join(errs...)
-}
-
-func writeCSV(path string, head []string, rows func(*csv.Writer)) error {
-	f, err := os.Create(path)
+	sums, err := createLog(filepath.Join(dir, MemoryFile), []string{"at_s", "testbed_kib", "children_kib", "total_kib", "children"})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
-	w := csv.NewWriter(f)
-	_ = w.Write(head)
-	rows(w)
-	w.Flush()
-	if err := errors.Join(w.Error(), f.Close()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	for _, s := range samples {
+		_ = sums.writeRow([]string{at(s), kib(s.Testbed), kib(s.ChildrenRSS()), kib(s.Total()), strconv.Itoa(len(s.Children))})
 	}
-	return nil
+	procs, err := createLog(filepath.Join(dir, MemoryProcessesFile), []string{"at_s", "pid", "process", "rss_kib"})
+	if err != nil {
+		return errors.Join(err, sums.close())
+	}
+	for _, s := range samples {
+		for _, c := range s.Children {
+			_ = procs.writeRow([]string{at(s), strconv.Itoa(c.PID), c.Name, kib(c.RSS)})
+		}
+	}
+	return closeLogs(sums, procs)
 }

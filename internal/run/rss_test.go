@@ -1,9 +1,12 @@
 package run
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata/proc is a /proc with a testbed (100), its children 101 (whose
@@ -64,6 +67,31 @@ func TestFlat(t *testing.T) {
 	for _, tt := range tests {
 		if got := flat(tt.start, tt.end); got != tt.want {
 			t.Errorf("flat(%d MiB, %.2f MiB) = %v, want %v", tt.start/mib, float64(tt.end)/mib, got, tt.want)
+		}
+	}
+}
+
+// The memory bench's samples land in its two CSV files, a line a sample
+// and a line a child process a sample.
+func TestWriteMemory(t *testing.T) {
+	dir := t.TempDir()
+	samples := []MemorySample{
+		{At: 1500 * time.Millisecond, Testbed: 100 << 20, Children: []ProcessMemory{{7, "eda/broker", 30 << 20}, {8, "eda/psp", 10 << 20}}},
+		{At: 3 * time.Second, Testbed: 101 << 20},
+	}
+	if err := writeMemory(dir, samples); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		MemoryFile:          "at_s,testbed_kib,children_kib,total_kib,children\n1.5,102400,40960,143360,2\n3.0,103424,0,103424,0\n",
+		MemoryProcessesFile: "at_s,pid,process,rss_kib\n1.5,7,eda/broker,30720\n1.5,8,eda/psp,10240\n",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != want {
+			t.Errorf("%s =\n%s\nwant\n%s", file, b, want)
 		}
 	}
 }
