@@ -58,7 +58,10 @@ a probe fails, then bisects.
             the broker and order-api running (its relay still publishes
             every event), then with the whole saga behind it sharing the
             CPUs; and the monolith's whole synchronous order (200 with the
-            terminal state). The EDA's target is judged on the first.
+            terminal state). The EDA's target is judged on the first. An
+            EDA probe also needs its outbox relay to keep up: at most a
+            second's worth of events unpublished at the probe's end (else
+            orders are taken faster than they can ever be published).
 
   overhead  systems twice (the EDA's accept path alone): as every run has
             them (a toxiproxy proxy on every link, spans for every order,

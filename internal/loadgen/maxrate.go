@@ -39,6 +39,11 @@ type Target struct {
 	Next func(n uint64) Request
 	// Classify as in Config; nil means 2xx is accepted.
 	Classify func(status int, body []byte) Outcome
+	// KeptUp, when set, is asked after a probe that the answers passed
+	// whether the target also kept up behind its answers (an EDA's outbox
+	// relay publishing what order-api accepted, say); a probe it says no
+	// to fails.
+	KeptUp func(ctx context.Context, rate float64) (bool, error)
 }
 
 // MaxRate searches for the highest rate at which this process can drive the
@@ -99,7 +104,17 @@ func (p *Prober) Probe(ctx context.Context, rate float64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return sustained(res), nil
+	if !sustained(res) {
+		return false, nil
+	}
+	if p.t.KeptUp == nil {
+		return true, nil
+	}
+	ok, err := p.t.KeptUp(ctx, rate)
+	if err != nil {
+		return false, fmt.Errorf("after the probe: %w", err)
+	}
+	return ok, nil
 }
 
 // Attack runs one probe at rate and returns what it measured.

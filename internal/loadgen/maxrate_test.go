@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,5 +62,27 @@ func TestMaxRateFails(t *testing.T) {
 				t.Errorf("MaxRate = %v, %v; want 0 and an error about %q", rate, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMaxRateAsksKeptUp has a target that answers anything at once but
+// falls behind them above 100/s: the search must stop there, and an error
+// of the question ends it.
+func TestMaxRateAsksKeptUp(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	behindAbove := func(limit float64) func(context.Context, float64) (bool, error) {
+		return func(_ context.Context, rate float64) (bool, error) { return rate <= limit, nil }
+	}
+	rate, err := MaxRate(t.Context(), Target{URL: srv.URL, KeptUp: behindAbove(100)}, 25, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate < 25 || rate > 100 {
+		t.Errorf("max rate %.1f/s, want in [25, 100]: the target fell behind above 100/s", rate)
+	}
+	broken := func(context.Context, float64) (bool, error) { return false, errors.New("metrics unreachable") }
+	if _, err := MaxRate(t.Context(), Target{URL: srv.URL, KeptUp: broken}, 25, 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "metrics unreachable") {
+		t.Errorf("MaxRate with a failing KeptUp: err %v, want it passed on", err)
 	}
 }

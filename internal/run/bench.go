@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/edatestbed/testbed/internal/loadgen"
 	"github.com/edatestbed/testbed/internal/report"
@@ -140,11 +145,73 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	default:
 		c.Setup = "every component, the saga competing for the CPUs"
 	}
-	c.Rate, err = loadgen.MaxRate(ctx, loadgen.Target{URL: a.plan.orderURL, Next: next, Classify: classify(a.plan.synchronous)}, 100, step)
+	t := loadgen.Target{URL: a.plan.orderURL, Next: next, Classify: classify(a.plan.synchronous)}
+	if !a.plan.synchronous {
+		t.KeptUp = relayKeptUp(strings.TrimSuffix(a.plan.orderURL, "/orders")+"/metrics", progress)
+	}
+	c.Rate, err = loadgen.MaxRate(ctx, t, 100, step)
 	if err != nil {
 		return c, fmt.Errorf("bench %s: %w", a.plan.arch, err)
 	}
 	return c, nil
+}
+
+// relayKeptUp judges an EDA probe by order-api's outbox as well: an
+// accept path whose relay falls behind takes orders faster than it can
+// ever publish them, so a probe passes only when the backlog of events
+// not yet acknowledged by the broker is at most a second's worth of the
+// rate at its end. metricsURL is order-api's /metrics.
+func relayKeptUp(metricsURL string, progress io.Writer) func(context.Context, float64) (bool, error) {
+	return func(ctx context.Context, rate float64) (bool, error) {
+		backlog, err := gauge(ctx, metricsURL, "outbox_backlog")
+		if err != nil {
+			return false, err
+		}
+		ok := backlog <= rate
+		if !ok && progress != nil {
+			fmt.Fprintf(progress, "  %.0f orders/s answered, but the outbox relay fell behind: %.0f events unpublished at the end (more than a second's worth)\n", rate, backlog)
+		}
+		// The next probe starts once the relay has caught up, so that it
+		// is not judged on this one's backlog.
+		for wait := time.Now().Add(time.Minute); backlog > 0; {
+			if time.Now().After(wait) {
+				return false, fmt.Errorf("outbox relay still %.0f events behind a minute after the probe", backlog)
+			}
+			if !waitUntil(ctx, time.Now().Add(100*time.Millisecond)) { // polling interval
+				return false, ctx.Err()
+			}
+			if backlog, err = gauge(ctx, metricsURL, "outbox_backlog"); err != nil {
+				return false, err
+			}
+		}
+		return ok, nil
+	}
+}
+
+// gauge reads the value of an unlabelled gauge from a /metrics page.
+func gauge(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("read %s: GET %s: %s", name, url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("read %s from %s: %w", name, url, err)
+	}
+	f, ok := families[name]
+	if !ok || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetGauge() == nil {
+		return 0, fmt.Errorf("read %s: %s has no such gauge", name, url)
+	}
+	return f.GetMetric()[0].GetGauge().GetValue(), nil
 }
 
 // The memory target of BenchMemory: a two-architecture run stays under

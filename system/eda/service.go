@@ -157,7 +157,8 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("build catalogue: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, cfg.Component+".db"), append(schema, processedSchema, outboxSchema)...)
+	path := filepath.Join(cfg.DataDir, cfg.Component+".db")
+	db, err := store.Open(ctx, path, append(schema, processedSchema, outboxSchema)...)
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,19 @@ func Run(ctx context.Context, tel *telemetry.Telemetry, cfg Config) error {
 	defer p.Close()
 	s.producer = p
 	if cfg.Component != OrderView {
-		s.relay = newRelay(tel, db, p, s.metrics)
+		read, err := store.OpenReader(path)
+		if err != nil {
+			return err
+		}
+		defer read.Close()
+		// Its own producer: the relay keeps events in flight through it,
+		// and reads whatever the broker answers.
+		ap, err := sarama.NewAsyncProducer(cfg.Brokers, SaramaConfig(cfg.Component+"-relay", cfg.BrokerRoutes))
+		if err != nil {
+			return fmt.Errorf("connect relay producer to %v: %w", cfg.Brokers, err)
+		}
+		defer ap.Close()
+		s.relay = newRelay(tel, read, s.writes, ap, s.metrics)
 	}
 	if cfg.Break == BreakNoOutbox && cfg.Component == OrderAPI {
 		if s.unsafe, err = newFireAndForget(cfg.Brokers, SaramaConfig(cfg.Component+"-unsafe", cfg.BrokerRoutes)); err != nil {

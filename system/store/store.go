@@ -39,6 +39,21 @@ func Open(ctx context.Context, path string, schema ...string) (*sql.DB, error) {
 	return db, nil
 }
 
+// OpenReader opens a second connection to the database at path, which
+// Open must have created, for a reader that must not queue behind the
+// writer's connection: in WAL mode a reader sees the last commit and
+// neither waits for the writer nor holds it up. It refuses writes.
+func OpenReader(path string) (*sql.DB, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=query_only(1)"
+	db := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite.Driver{}})
+	db.SetMaxOpenConns(1)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open reader of %s: %w", path, err)
+	}
+	return db, nil
+}
+
 // OpenReadOnly opens an existing database for reading only: what checkers
 // and tools do with a finished run's files, which must not change them.
 func OpenReadOnly(path string) (*sql.DB, error) {
