@@ -47,7 +47,8 @@ Measures the highest rate each part sustains, so you know whether a run's
 numbers describe the architectures or the harness. A rate is sustained when,
 held for --step, at least 99% of it is answered successfully within the step
 and nothing times out, fails or is dropped. The search doubles the rate until
-a probe fails, then bisects.
+a rate fails, then bisects; a rate fails when two probes of it in a row do
+(one probe in a few fails by chance on a busy machine).
 
   loadgen   the load generator against a trivial local HTTP target (answers
             204 at once), and vegeta (github.com/tsenart/vegeta) against the

@@ -86,3 +86,28 @@ func TestMaxRateAsksKeptUp(t *testing.T) {
 		t.Errorf("MaxRate with a failing KeptUp: err %v, want it passed on", err)
 	}
 }
+
+// TestSearchRetriesAFailedRate gives Search a target that sustains up to
+// 1,000/s but whose first probe of 400/s fails by chance: the search must
+// try 400/s again rather than stop below it, and a rate that fails twice
+// is a failure.
+func TestSearchRetriesAFailedRate(t *testing.T) {
+	probes := map[float64]int{}
+	probe := func(rate float64) (bool, error) {
+		probes[rate]++
+		if rate == 400 && probes[rate] == 1 {
+			return false, nil
+		}
+		return rate <= 1000, nil
+	}
+	rate, err := Search(100, time.Second, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate < 980 || rate > 1000 {
+		t.Errorf("Search = %v, want within 2 %% below 1000 despite the one failed probe at 400", rate)
+	}
+	if probes[1600] != 2 {
+		t.Errorf("1600/s probed %d times, want 2: a rate fails when two probes in a row fail", probes[1600])
+	}
+}
