@@ -115,6 +115,35 @@ func checkShipped(b *testing.B, db *sql.DB, want int64) {
 	}
 }
 
+// startRelay runs s's outbox relay against brokers, as Run does, until
+// the test ends.
+func startRelay(tb testing.TB, s *service, brokers []string) *relay {
+	tb.Helper()
+	p, err := sarama.NewAsyncProducer(brokers, SaramaConfig(s.name+"-relay", nil))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	read, err := store.OpenReader(filepath.Join(s.cfg.DataDir, s.name+".db"))
+	if err != nil {
+		p.Close()
+		tb.Fatal(err)
+	}
+	r := newRelay(s.tel, read, s.writes, p, s.metrics)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(ctx)
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+		p.Close()
+		read.Close()
+	})
+	return r
+}
+
 // BenchmarkOutboxRelay is the relay publishing relayBatch events per op to
 // an embedded Kafka-protocol broker, the one the package's tests use, with
 // acks from all replicas as the services ask, and deleting them from the
@@ -128,24 +157,8 @@ func BenchmarkOutboxRelay(b *testing.B) {
 	}
 	defer c.Close()
 	s := benchConsumer(b, Shipping, ShipmentSchema)
-	p, err := sarama.NewAsyncProducer(c.ListenAddrs(), SaramaConfig("bench-relay", nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	read, err := store.OpenReader(filepath.Join(s.cfg.DataDir, s.name+".db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer read.Close()
-	r := newRelay(s.tel, read, s.writes, p, s.metrics)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	r := startRelay(b, s, c.ListenAddrs())
+	ctx := context.Background()
 
 	var order int
 	fill := func(n int) {

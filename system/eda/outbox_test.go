@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,24 +37,8 @@ func TestRelayPublishesEveryEventThroughBrokerErrors(t *testing.T) {
 	})
 
 	s := benchConsumer(t, Shipping, ShipmentSchema)
-	p, err := sarama.NewAsyncProducer(c.ListenAddrs(), SaramaConfig("test-relay", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	read, err := store.OpenReader(filepath.Join(s.cfg.DataDir, s.name+".db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer read.Close()
-	r := newRelay(s.tel, read, s.writes, p, s.metrics)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	r := startRelay(t, s, c.ListenAddrs())
+	ctx := context.Background()
 
 	// More than a read's worth in each transaction, so that failures find
 	// events in flight and read behind them.

@@ -63,7 +63,7 @@ func (s *service) payment() {
 		switch {
 		case errors.Is(err, psp.ErrUnavailable):
 			return transient(fmt.Errorf("refund %s: %w", e.OrderID, err))
-		case err != nil && !errors.Is(err, psp.ErrNoCharge):
+		case err != nil:
 			return err
 		}
 		return commit(func(tx *sql.Tx) ([]Event, error) {

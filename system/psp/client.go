@@ -57,9 +57,6 @@ func (c *Client) post(ctx context.Context, path string, body ChargeRequest) (Cha
 	if resp.StatusCode >= 500 {
 		return Charge{}, fmt.Errorf("%w: %s answered %s", ErrUnavailable, path, resp.Status)
 	}
-	if resp.StatusCode == http.StatusNotFound {
-		return Charge{}, fmt.Errorf("%w: %s", ErrNoCharge, bytes.TrimSpace(data))
-	}
 	if resp.StatusCode != http.StatusOK {
 		return Charge{}, fmt.Errorf("%s answered %s: %s", path, resp.Status, bytes.TrimSpace(data))
 	}

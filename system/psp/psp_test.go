@@ -75,12 +75,31 @@ func TestChargeIsIdempotentAndRefundable(t *testing.T) {
 	if err != nil || !r.Refunded {
 		t.Fatalf("refund = %+v, %v", r, err)
 	}
-	if _, err := c.Refund(ctx, "never-charged"); err == nil {
-		t.Fatal("refund of an unknown order succeeded")
-	}
 	ledger, err := c.Ledger(ctx)
 	if err != nil || len(ledger) != 1 || !ledger[0].Refunded || ledger[0].Amount != 500 {
 		t.Fatalf("ledger = %+v, %v; want the one refunded charge of 500", ledger, err)
+	}
+}
+
+// TestRefundBeforeChargeVoids refunds an order the provider has not
+// charged yet, as a shop does when it gave up waiting for the charge: the
+// charge that arrives after must be declined, not taken.
+func TestRefundBeforeChargeVoids(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(NewServer(Config{Seed: 1}).Handler())
+	defer srv.Close()
+	c := NewClient(srv.URL, nil)
+	v, err := c.Refund(ctx, "o-late")
+	if err != nil || v.Approved || v.Reason != ReasonVoided {
+		t.Fatalf("refund before the charge = %+v, %v; want the order voided", v, err)
+	}
+	late, err := c.Charge(ctx, "o-late", 500)
+	if err != nil || late.Approved {
+		t.Fatalf("charge after the void = %+v, %v; want it declined", late, err)
+	}
+	ledger, err := c.Ledger(ctx)
+	if err != nil || len(ledger) != 1 || ledger[0].Approved || ledger[0].Amount != 0 {
+		t.Fatalf("ledger = %+v, %v; want one declined entry of 0", ledger, err)
 	}
 }
 
@@ -128,8 +147,8 @@ func TestReconcileRefunds(t *testing.T) {
 		t.Fatalf("pending refunds left = %d, %v; want 0", left, err)
 	}
 	ledger, _ := c.Ledger(ctx)
-	if len(ledger) != 1 || !ledger[0].Refunded {
-		t.Fatalf("ledger = %+v; want the charged order refunded", ledger)
+	if len(ledger) != 2 || !ledger[0].Refunded || ledger[1].Approved || ledger[1].Reason != ReasonVoided {
+		t.Fatalf("ledger = %+v; want the charged order refunded and the other voided", ledger)
 	}
 }
 

@@ -3,7 +3,6 @@ package psp
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -30,8 +29,9 @@ type Refunder interface {
 }
 
 // ReconcileRefunds asks the provider for every queued refund, every
-// interval, until ctx ends. A refund is done when the provider answers,
-// refunded or with no charge to refund (the charge never arrived).
+// interval, until ctx ends. A refund is done when the provider answers:
+// the charge refunded, or the order voided when no charge had arrived (one
+// arriving after is declined).
 func ReconcileRefunds(ctx context.Context, c Refunder, db *sql.DB, log *slog.Logger, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -64,15 +64,15 @@ func refundPending(ctx context.Context, c Refunder, db *sql.DB, log *slog.Logger
 	rows.Close()
 	for _, id := range ids {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := c.Refund(rctx, id)
+		ch, err := c.Refund(rctx, id)
 		cancel()
-		if err != nil && !errors.Is(err, ErrNoCharge) {
+		if err != nil {
 			return fmt.Errorf("refund %s: %w", id, err) // provider still unreachable: try again later
 		}
 		if _, err := db.ExecContext(ctx, `DELETE FROM pending_refunds WHERE order_id = $1`, id); err != nil {
 			return fmt.Errorf("settle refund of %s: %w", id, err)
 		}
-		log.Info("refund settled", "order", id, "charged", err == nil)
+		log.Info("refund settled", "order", id, "charged", ch.Approved)
 	}
 	return nil
 }
