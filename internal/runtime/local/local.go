@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,8 +40,11 @@ type Runtime struct {
 	// or resource exhaustion, which a report must not hide.
 	onExit func(name string, err error)
 
-	mu      sync.Mutex
-	procs   map[string]*proc
+	mu    sync.Mutex
+	procs map[string]*proc
+	// order names the components by first start; Close stops them in
+	// reverse (a restart keeps a component's place).
+	order   []string
 	closing bool
 }
 
@@ -104,6 +108,9 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) error {
 		close(p.exited)
 	}()
 	r.mu.Lock()
+	if _, seen := r.procs[spec.Name]; !seen {
+		r.order = append(r.order, spec.Name)
+	}
 	r.procs[spec.Name] = p
 	r.mu.Unlock()
 
@@ -177,38 +184,48 @@ func (r *Runtime) PID(name string) int {
 	return 0
 }
 
-// Close stops every component: SIGTERM to each process group, SIGKILL to
-// whatever is still there after grace.
+// Close stops every component, the last started first: SIGTERM to its
+// process group, SIGKILL once it has had grace to exit, then the one
+// started before it. A component is started after what it needs, so each
+// shuts down while what it needs is still there: with every process told
+// at once, the broker was gone before the EDA's services had closed their
+// producers and consumer groups, and under a backlog five of them spent
+// the whole grace retrying it and were killed.
 func (r *Runtime) Close(grace time.Duration) error {
 	r.mu.Lock()
 	r.closing = true
-	procs := make([]*proc, 0, len(r.procs))
-	for _, p := range r.procs {
-		procs = append(procs, p)
+	procs := make([]*proc, 0, len(r.order))
+	for _, name := range slices.Backward(r.order) {
+		procs = append(procs, r.procs[name])
 	}
 	r.mu.Unlock()
-	for _, p := range procs {
-		if !p.done() {
-			// A paused process keeps SIGTERM pending until SIGCONT lets it run.
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT)
-		}
-	}
-	deadline := time.NewTimer(grace)
-	defer deadline.Stop()
 	var errs []error
 	for _, p := range procs {
-		select {
-		case <-p.exited:
-		case <-deadline.C:
-			// Past the grace period every remaining wait gets SIGKILL at once.
-			deadline.Reset(0)
-			killGroup(p)
-			<-p.exited
-			errs = append(errs, fmt.Errorf("%s ignored SIGTERM for %v and was killed", p.spec.Name, grace))
+		if err := stop(p, grace); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// stop ends p: SIGTERM, and SIGKILL after grace.
+func stop(p *proc, grace time.Duration) error {
+	if p.done() {
+		return nil
+	}
+	// A paused process keeps SIGTERM pending until SIGCONT lets it run.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT)
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	select {
+	case <-p.exited:
+		return nil
+	case <-deadline.C:
+		killGroup(p)
+		<-p.exited
+		return fmt.Errorf("%s ignored SIGTERM for %v and was killed", p.spec.Name, grace)
+	}
 }
 
 func (p *proc) done() bool {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,15 @@ func child(mode, addr string) {
 			os.Exit(4)
 		}
 		fmt.Println("grandchild", cmd.Process.Pid)
+	case "stopwatch":
+		// Says when it was told to stop, and stops.
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			fmt.Println("stopped", time.Now().UnixNano())
+			os.Exit(0)
+		}()
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -162,4 +172,34 @@ func TestCloseStopsTheWholeProcessGroup(t *testing.T) {
 func running(pid int) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	return err == nil && !strings.Contains(string(stat), ") Z ")
+}
+
+// TestCloseStopsTheLastStartedFirst starts two components and checks that
+// Close stopped the second before it told the first: what a component
+// needs (the broker) is started before it and must outlive its shutdown.
+func TestCloseStopsTheLastStartedFirst(t *testing.T) {
+	r := New(os.Args[0], 10*time.Second, nil)
+	first, second := spec(t, "first", "stopwatch"), spec(t, "second", "stopwatch")
+	for _, s := range []Spec{first, second} {
+		if err := r.Start(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stopped := func(s Spec) int64 {
+		b, err := os.ReadFile(s.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var at int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "stopped %d", &at); err != nil {
+			t.Fatalf("%s's log %q: %v", s.Name, b, err)
+		}
+		return at
+	}
+	if a, b := stopped(first), stopped(second); a <= b {
+		t.Errorf("first told to stop at %d, second at %d: want the second (started last) first", a, b)
+	}
 }
