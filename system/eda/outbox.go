@@ -167,7 +167,8 @@ func (r *relay) run(ctx context.Context) {
 			return
 		}
 		if more && len(queue) == 0 && f.failure == nil && len(f.sent) < relayWindow {
-			msgs, err := r.readBatch(ctx, f.read, min(relayBatch, relayWindow-len(f.sent)))
+			limit := min(relayBatch, relayWindow-len(f.sent))
+			msgs, err := r.readBatch(ctx, f.read, limit)
 			switch {
 			case ctx.Err() != nil:
 				return
@@ -177,7 +178,7 @@ func (r *relay) run(ctx context.Context) {
 				backoff = min(2*backoff, 2*time.Second)
 				continue
 			}
-			more = len(msgs) == relayBatch
+			more = len(msgs) == limit // a full read: read on without waiting for a wake-up
 			for _, m := range msgs {
 				o := m.Metadata.(*outgoing)
 				f.sent = append(f.sent, o)
