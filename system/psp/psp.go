@@ -152,25 +152,22 @@ func (s *Server) decide(ctx context.Context, req ChargeRequest) (Charge, error) 
 	if n, _ := res.RowsAffected(); n == 1 {
 		return c, nil
 	}
-	c, ok, err := s.read(ctx, req.OrderID)
-	if err == nil && !ok {
-		err = errors.New("charge vanished from the ledger")
-	}
-	return c, err
+	return s.entry(ctx, req.OrderID)
 }
 
-// read returns the ledger's charge of an order; ok is false when it has
-// none.
-func (s *Server) read(ctx context.Context, orderID string) (c Charge, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT order_id, amount, approved, reason, refunded FROM charges WHERE order_id = ?`, orderID).
+// entry returns the ledger's entry of an order, which decide or
+// refundOrder has just made sure it has.
+func (s *Server) entry(ctx context.Context, orderID string) (Charge, error) {
+	var c Charge
+	err := s.db.QueryRowContext(ctx, `SELECT order_id, amount, approved, reason, refunded FROM charges WHERE order_id = ?`, orderID).
 		Scan(&c.OrderID, &c.Amount, &c.Approved, &c.Reason, &c.Refunded)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Charge{}, false, nil
+		return Charge{}, fmt.Errorf("charge of %s vanished from the ledger", orderID)
 	case err != nil:
-		return Charge{}, false, fmt.Errorf("read charge of %s: %w", orderID, err)
+		return Charge{}, fmt.Errorf("read charge of %s: %w", orderID, err)
 	}
-	return c, true, nil
+	return c, nil
 }
 
 func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
@@ -210,11 +207,7 @@ func (s *Server) refundOrder(ctx context.Context, orderID string) (Charge, error
 	if _, err := s.db.ExecContext(ctx, `UPDATE charges SET refunded = 1 WHERE order_id = ? AND approved = 1`, orderID); err != nil {
 		return Charge{}, fmt.Errorf("refund %s: %w", orderID, err)
 	}
-	c, ok, err := s.read(ctx, orderID)
-	if err == nil && !ok {
-		err = errors.New("charge vanished from the ledger")
-	}
-	return c, err
+	return s.entry(ctx, orderID)
 }
 
 // LedgerDB is the ledger's file in the provider's data directory.
