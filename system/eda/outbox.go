@@ -143,6 +143,11 @@ func (r *relay) run(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	backoff := 50 * time.Millisecond
+	pause := func(err error) {
+		r.log.Warn("outbox relay", "err", err, "retry_in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, 2*time.Second)
+	}
 	f := r.start(ctx)
 	var queue []*sarama.ProducerMessage // read, not yet handed to the producer
 	more := true                        // there may be rows past f.read
@@ -153,15 +158,12 @@ func (r *relay) run(ctx context.Context) {
 		if f.failure != nil && f.open == 0 {
 			// Everything sent has an outcome: send again from the
 			// acknowledged head, after a pause.
-			r.log.Warn("outbox relay", "err", f.failure, "retry_in", backoff)
 			r.measureBacklog(ctx, f.acked)
-			for _, m := range queue {
-				m.Metadata.(*outgoing).span.End()
-			}
+			endSpans(queue)
+			err := f.failure
 			queue, f = nil, flight{acked: f.acked, read: f.acked}
 			more = true
-			sleep(ctx, backoff)
-			backoff = min(2*backoff, 2*time.Second)
+			pause(err)
 		}
 		if ctx.Err() != nil {
 			return
@@ -173,9 +175,7 @@ func (r *relay) run(ctx context.Context) {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				r.log.Warn("outbox relay", "err", err, "retry_in", backoff)
-				sleep(ctx, backoff)
-				backoff = min(2*backoff, 2*time.Second)
+				pause(err)
 				continue
 			}
 			more = len(msgs) == limit // a full read: read on without waiting for a wake-up
