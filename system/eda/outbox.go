@@ -214,8 +214,10 @@ func (r *relay) run(ctx context.Context) {
 		case err := <-trims:
 			trimming = false
 			if err != nil && ctx.Err() == nil {
+				// Not retried at once: the next trim deletes up to the
+				// head acknowledged by then, these rows too. Till then they
+				// stay published, at worst sent again by a restarted relay.
 				r.log.Warn("trim outbox", "err", err)
-				trimmed = 0 // the next trim covers these rows too
 			}
 			r.measureBacklog(ctx, f.acked)
 		case <-r.wake:
