@@ -314,21 +314,13 @@ func readLedger(path string) ([]psp.Charge, error) {
 		return nil, fmt.Errorf("read ledger: %w", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return nil, fmt.Errorf("read ledger %s: want a JSON array, got %v (%v)", path, tok, err)
-	}
 	var out []psp.Charge
 	var d compact
-	for dec.More() {
-		var c psp.Charge
-		if err := dec.Decode(&c); err != nil {
-			return nil, fmt.Errorf("read ledger %s: charge %d: %w", path, len(out), err)
-		}
+	err = psp.DecodeLedger(bufio.NewReaderSize(f, 64<<10), func(c psp.Charge) {
 		c.Reason = d.intern(c.Reason)
 		out = append(out, c)
-	}
-	if _, err := dec.Token(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read ledger %s: %w", path, err)
 	}
 	return slices.Clip(out), nil

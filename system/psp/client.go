@@ -69,40 +69,20 @@ func (c *Client) post(ctx context.Context, path string, body ChargeRequest) (Cha
 
 // Ledger returns every charge the provider decided.
 func (c *Client) Ledger(ctx context.Context) ([]Charge, error) {
-	var out []Charge
-	err := c.ledger(ctx, func(ch Charge) { out = append(out, ch) })
-	return out, err
-}
-
-// ledger reads GET /ledger, a JSON array of charges, handing each charge
-// to fn, and fails on an answer cut short.
-func (c *Client) ledger(ctx context.Context, fn func(Charge)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/ledger", nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("read ledger: %w", err)
+		return nil, fmt.Errorf("read ledger: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("read ledger: %s: %s", resp.Status, bytes.TrimSpace(data))
+		return nil, fmt.Errorf("read ledger: %s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	dec := json.NewDecoder(resp.Body)
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return fmt.Errorf("decode ledger: want a JSON array, got %v (%v)", tok, err)
-	}
-	for dec.More() {
-		var ch Charge
-		if err := dec.Decode(&ch); err != nil {
-			return fmt.Errorf("decode ledger: %w", err)
-		}
-		fn(ch)
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("decode ledger: %w", err)
-	}
-	return nil
+	var out []Charge
+	err = DecodeLedger(resp.Body, func(ch Charge) { out = append(out, ch) })
+	return out, err
 }

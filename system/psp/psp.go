@@ -284,6 +284,28 @@ func writeLedger(ctx context.Context, db *sql.DB, w io.Writer) (int, error) {
 	return n, nil
 }
 
+// DecodeLedger reads a ledger as GET /ledger and ExportLedger write it, a
+// JSON array of charges, handing each charge to fn as it is decoded, so
+// that a long run's ledger is never held whole; an array cut short is an
+// error.
+func DecodeLedger(r io.Reader, fn func(Charge)) error {
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("decode ledger: want a JSON array, got %v (%v)", tok, err)
+	}
+	for n := 0; dec.More(); n++ {
+		var c Charge
+		if err := dec.Decode(&c); err != nil {
+			return fmt.Errorf("decode ledger: charge %d: %w", n, err)
+		}
+		fn(c)
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("decode ledger: %w", err)
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
