@@ -66,8 +66,8 @@ func paymentSucceededMsg(n int64) *sarama.ConsumerMessage {
 // in the outbox. serial is one partition's claim, handled message after
 // message; parallel is 2×GOMAXPROCS claims at once (four on a two-core
 // machine; a topic of the system has 32 partitions, spread over the
-// consumers of its group), whose writes the group commit shares. The message is built inside the loop, a few microseconds of the
-// operation.
+// consumers of its group), whose writes the group commit shares. The
+// message is built inside the loop, a few microseconds of the operation.
 func BenchmarkConsume(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		s := benchConsumer(b, Shipping, ShipmentSchema)
