@@ -82,14 +82,24 @@ func scanHandled(path string, fn func(event string, relay, kafka, handled time.D
 		}
 		var l struct {
 			Event    string
+			Us       int64
+			WaitedUs *int64 `json:"waited_us"`
+			KafkaUs  *int64 `json:"kafka_us"`
+			// Logs written before 2026-12-02 give milliseconds.
 			Ms       float64
 			WaitedMs *float64 `json:"waited_ms"`
 			KafkaMs  *float64 `json:"kafka_ms"`
 		}
-		if json.Unmarshal(line, &l) != nil || l.WaitedMs == nil || l.KafkaMs == nil {
+		if json.Unmarshal(line, &l) != nil {
 			continue
 		}
-		fn(l.Event, msDuration(*l.WaitedMs-*l.KafkaMs), msDuration(*l.KafkaMs), msDuration(l.Ms))
+		switch {
+		case l.WaitedUs != nil && l.KafkaUs != nil:
+			us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+			fn(l.Event, us(*l.WaitedUs-*l.KafkaUs), us(*l.KafkaUs), us(l.Us))
+		case l.WaitedMs != nil && l.KafkaMs != nil:
+			fn(l.Event, msDuration(*l.WaitedMs-*l.KafkaMs), msDuration(*l.KafkaMs), msDuration(l.Ms))
+		}
 	}
 }
 

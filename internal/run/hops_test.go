@@ -5,7 +5,8 @@ import "testing"
 // Hops come from the "event handled" lines that say how long the event
 // waited and how much of it since its publication, per event type and
 // handling service, in the saga's order; other lines, lines without both
-// and missing logs are skipped.
+// and missing logs are skipped. Lines give microseconds (order-view.log)
+// or, written before 2026-12-02, milliseconds (inventory.log).
 func TestReadHops(t *testing.T) {
 	got := readHops("testdata/hops")
 	type row struct {

@@ -360,8 +360,10 @@ func (s *service) process(ctx context.Context, msg *sarama.ConsumerMessage, retr
 		err := s.handle(ctx, h, e)
 		if err == nil {
 			s.metrics.consumed.WithLabelValues(msg.Topic, e.Type).Inc()
+			// Whole microseconds: slog's JSON handler writes a float
+			// through encoding/json, three of them 5 % of order-view's CPU.
 			s.log.InfoContext(ctx, "event handled", "order", e.OrderID, "event", e.Type, "attempts", attempt,
-				"ms", msOf(time.Since(start)), "waited_ms", msOf(waited), "kafka_ms", msOf(start.Sub(msg.Timestamp)))
+				"us", time.Since(start).Microseconds(), "waited_us", waited.Microseconds(), "kafka_us", start.Sub(msg.Timestamp).Microseconds())
 			return true
 		}
 		if ctx.Err() != nil {
@@ -413,6 +415,3 @@ func (s *service) handle(ctx context.Context, h handler, e Event) error {
 func (s *service) emit(ctx context.Context, apply func(tx *sql.Tx) ([]Event, error)) error {
 	return s.writes.do(ctx, apply)
 }
-
-// msOf is d in milliseconds to the microsecond, for log lines.
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
