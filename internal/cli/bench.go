@@ -48,7 +48,10 @@ numbers describe the architectures or the harness. A rate is sustained when,
 held for --step, at least 99% of it is answered successfully within the step
 and nothing times out, fails or is dropped. The search doubles the rate until
 a rate fails, then bisects; a rate fails when two probes of it in a row do
-(one probe in a few fails by chance on a busy machine).
+(one probe in a few fails by chance on a busy machine). Each probe of
+systems and overhead prints a line on stderr (its rate, held or why not, its
+accept p99), and each systems figure comes with the accept p99 of the probe
+that sustained it, from each request's intended send time.
 
   loadgen   the load generator against a trivial local HTTP target (answers
             204 at once), and vegeta (github.com/tsenart/vegeta) against the
@@ -126,7 +129,7 @@ load generator shares its CPUs with the systems under test.
 			}
 			caps, err := run.BenchSystems(ctx, bin, *step, e.stderr)
 			for _, c := range caps {
-				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s (%s)\n", c.Arch, c.Rate, c.Path, c.Setup)
+				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s (%s); accept p99 %v\n", c.Arch, c.Rate, c.Path, c.Setup, c.P99.Round(10*time.Microsecond))
 				// The EDA's target is its accept path's: order-api with
 				// what it needs. With the saga beside it the figure says
 				// how the CPUs are shared, and is printed for that.

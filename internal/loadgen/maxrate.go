@@ -44,6 +44,11 @@ type Target struct {
 	// relay publishing what order-api accepted, say); a probe it says no
 	// to fails.
 	KeptUp func(ctx context.Context, rate float64) (bool, error)
+	// Probed, when set, is told of every probe that ran to its verdict:
+	// its rate, what it measured and whether it passed (KeptUp included),
+	// so that a caller can show the search's progress and keep the
+	// latency of the rate it settles on.
+	Probed func(rate float64, res *Result, ok bool)
 }
 
 // MaxRate searches for the highest rate at which this process can drive the
@@ -104,15 +109,14 @@ func (p *Prober) Probe(ctx context.Context, rate float64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !sustained(res) {
-		return false, nil
+	ok := sustained(res)
+	if ok && p.t.KeptUp != nil {
+		if ok, err = p.t.KeptUp(ctx, rate); err != nil {
+			return false, fmt.Errorf("after the probe: %w", err)
+		}
 	}
-	if p.t.KeptUp == nil {
-		return true, nil
-	}
-	ok, err := p.t.KeptUp(ctx, rate)
-	if err != nil {
-		return false, fmt.Errorf("after the probe: %w", err)
+	if p.t.Probed != nil {
+		p.t.Probed(rate, res, ok)
 	}
 	return ok, nil
 }
@@ -202,20 +206,45 @@ func twice(probe func(rate float64) (bool, error)) func(rate float64) (bool, err
 
 // sustained reports whether a probe kept up with its rate; see MaxRate.
 func sustained(res *Result) bool {
-	var answered int
-	for i := range res.Records {
-		rec := &res.Records[i]
-		switch rec.Kind {
-		case Accepted:
-			if at := rec.Intended + rec.Latency; at >= 0 && at < res.Duration {
-				answered++
+	answered, failed := res.judge()
+	return failed == [Dropped + 1]int{} && answered >= sustainShare*res.Rate-1/res.Duration.Seconds()
+}
+
+// judge counts, by MaxRate's rule, the accepted answers received during the
+// measured period, as a rate, and the measured requests that failed, by
+// Kind.
+func (r *Result) judge() (answered float64, failed [Dropped + 1]int) {
+	var n int
+	for i := range r.Records {
+		rec := &r.Records[i]
+		switch {
+		case rec.Kind == Accepted:
+			if at := rec.Intended + rec.Latency; at >= 0 && at < r.Duration {
+				n++
 			}
-		default:
-			if !rec.Warmup {
-				return false
-			}
+		case !rec.Warmup && rec.Kind <= Dropped:
+			failed[rec.Kind]++
+		case !rec.Warmup:
+			failed[0]++ // never finished: cannot happen, and must not pass
 		}
 	}
-	secs := res.Duration.Seconds()
-	return float64(answered)/secs >= sustainShare*res.Rate-1/secs
+	return float64(n) / r.Duration.Seconds(), failed
+}
+
+// Shortfall says why a probe did not sustain its rate by MaxRate's rule:
+// how much of the rate was answered during the measured period, and how
+// many requests failed, by kind (a request dropped was due while
+// MaxInFlight were outstanding). It is empty for a probe that did.
+func (r *Result) Shortfall() string {
+	if sustained(r) {
+		return ""
+	}
+	answered, failed := r.judge()
+	why := fmt.Sprintf("%.1f %% of the rate answered in time", 100*answered/r.Rate)
+	for k, n := range failed {
+		if n > 0 {
+			why += fmt.Sprintf(", %d %v", n, Kind(k))
+		}
+	}
+	return why
 }

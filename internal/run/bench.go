@@ -42,6 +42,10 @@ type Capacity struct {
 	Setup string
 	Path  string // what an answer means on this architecture
 	Rate  float64
+	// P99 is the accept latency's 99th percentile (from each request's
+	// intended send time) in the probe that sustained Rate: a POST's 202
+	// on the EDA, the whole order's answer on the monolith.
+	P99 time.Duration
 	// AcceptOnly: only the broker and order-api ran, the saga's services
 	// were not started.
 	AcceptOnly bool
@@ -149,11 +153,35 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	if !a.plan.synchronous {
 		t.KeptUp = relayKeptUp(strings.TrimSuffix(a.plan.orderURL, "/orders")+"/metrics", progress)
 	}
+	p99 := map[float64]time.Duration{} // of the probes that passed
+	t.Probed = func(rate float64, res *loadgen.Result, ok bool) {
+		d := time.Duration(res.AcceptLatency().ValueAtQuantile(99)) * time.Microsecond
+		if ok {
+			p99[rate] = d
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "  %s %.0f orders/s: %s, accept p99 %v\n", a.plan.arch, rate, probeVerdict(res, ok), d.Round(10*time.Microsecond))
+		}
+	}
 	c.Rate, err = loadgen.MaxRate(ctx, t, 100, step)
+	c.P99 = p99[c.Rate]
 	if err != nil {
 		return c, fmt.Errorf("bench %s: %w", a.plan.arch, err)
 	}
 	return c, nil
+}
+
+// probeVerdict says how a probe of a capacity search went, for its
+// progress line.
+func probeVerdict(res *loadgen.Result, ok bool) string {
+	switch why := res.Shortfall(); {
+	case ok:
+		return "held"
+	case why == "":
+		return "answered, not kept up with" // KeptUp's line says by how much
+	default:
+		return "not held: " + why
+	}
 }
 
 // relayKeptUp judges an EDA probe by order-api's outbox as well: an

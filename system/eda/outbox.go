@@ -139,7 +139,7 @@ func (f *flight) ack(o *outgoing, err error) {
 
 func (r *relay) run(ctx context.Context) {
 	// The tick catches rows a previous process left behind and any wake-up
-	// lost to a full channel.
+	// lost to a full channel, and paces trims.
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	backoff := 50 * time.Millisecond
@@ -154,6 +154,7 @@ func (r *relay) run(ctx context.Context) {
 	trimmed := f.acked
 	trims := make(chan error, 1)
 	trimming := false
+	trimDue := false // the tick passed since the last trim
 	for {
 		if f.failure != nil && f.open == 0 {
 			// Everything sent has an outcome: send again from the
@@ -186,8 +187,12 @@ func (r *relay) run(ctx context.Context) {
 			}
 			queue = msgs
 		}
-		if !trimming && f.acked > trimmed {
-			trimming = true
+		// Trimming costs a write transaction; at a few events a second
+		// that was one per event beside the event's own. A relay trims a
+		// batch's worth at once, or whatever is acknowledged at the
+		// tick: what a crash sends again is at most that.
+		if !trimming && f.acked > trimmed && (trimDue || f.acked-trimmed >= relayBatch) {
+			trimming, trimDue = true, false
 			upto := f.acked
 			go func() { trims <- r.writes.do(ctx, trimOutbox(ctx, upto)) }()
 			trimmed = upto
@@ -223,7 +228,7 @@ func (r *relay) run(ctx context.Context) {
 		case <-r.wake:
 			more = true
 		case <-tick.C:
-			more = true
+			more, trimDue = true, true
 		}
 	}
 }
