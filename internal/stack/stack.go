@@ -48,7 +48,9 @@ type Stack struct {
 }
 
 // Find locates a tool: bin/<name> under the working directory, next to
-// the testbed binary, then $PATH. It returns "" and why when none is found.
+// the testbed binary, then $PATH. It returns "" and why when none is found;
+// the why names absolute paths, since "bin/jaeger" says nothing of the
+// directory it was looked for in.
 func Find(name, hint string) (string, string) {
 	var tried []string
 	cands := []string{filepath.Join("bin", name)}
@@ -56,9 +58,11 @@ func Find(name, hint string) (string, string) {
 		cands = append(cands, filepath.Join(filepath.Dir(exe), name))
 	}
 	for _, c := range cands {
+		if abs, err := filepath.Abs(c); err == nil {
+			c = abs
+		}
 		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			abs, _ := filepath.Abs(c)
-			return abs, ""
+			return c, ""
 		}
 		tried = append(tried, c)
 	}
