@@ -48,10 +48,10 @@ numbers describe the architectures or the harness. A rate is sustained when,
 held for --step, at least 99% of it is answered successfully within the step
 and nothing times out, fails or is dropped. The search doubles the rate until
 a rate fails, then bisects; a rate fails when two probes of it in a row do
-(one probe in a few fails by chance on a busy machine). Each probe of
-systems and overhead prints a line on stderr (its rate, held or why not, its
-accept p99), and each systems figure comes with the accept p99 of the probe
-that sustained it, from each request's intended send time.
+(one probe in a few fails by chance on a busy machine). Each probe prints a
+line on stderr (its rate, held or why not; for systems and overhead its
+accept p99 too), and each systems figure comes with the accept p99 of the
+probe that sustained it, from each request's intended send time.
 
   loadgen   the load generator against a trivial local HTTP target (answers
             204 at once), and vegeta (github.com/tsenart/vegeta) against the
@@ -106,7 +106,7 @@ load generator shares its CPUs with the systems under test.
 	for _, w := range what {
 		switch w {
 		case "loadgen":
-			r, err := compare.Run(ctx, *step)
+			r, err := compare.Run(ctx, *step, e.stderr)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "bench loadgen: %v\n", err)
 				return 1

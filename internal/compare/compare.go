@@ -6,6 +6,7 @@ package compare
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -55,15 +56,25 @@ const (
 // p99 of each at half the lower of the two. The generators take turns probe
 // by probe, and round by round for the p99, so that load from other
 // processes on the machine falls on both rather than on whichever was
-// measuring then.
-func Run(ctx context.Context, step time.Duration) (Result, error) {
+// measuring then. Each probe and each round prints a line to progress
+// (nil for none).
+func Run(ctx context.Context, step time.Duration, progress io.Writer) (Result, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
 	url, stop, err := serveTarget()
 	if err != nil {
 		return Result{}, err
 	}
 	defer stop()
 
-	ours := loadgen.NewProber(loadgen.Target{URL: url}, step)
+	ours := loadgen.NewProber(loadgen.Target{URL: url, Probed: func(rate float64, res *loadgen.Result, ok bool) {
+		verdict := "held"
+		if !ok {
+			verdict = "not held: " + res.Shortfall()
+		}
+		fmt.Fprintf(progress, "  loadgen %.0f req/s: %s\n", rate, verdict)
+	}}, step)
 	defer ours.Close()
 	// Like ours, vegeta keeps one client, so every probe starts on warm
 	// connections and no probe leaves its idle ones behind.
@@ -88,6 +99,9 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 				if p.held > 0 && p.metRate {
 					res.VegetaHeld++
 				}
+				if err == nil {
+					fmt.Fprintf(progress, "  vegeta  %.0f req/s: %s\n", rate, p.verdict())
+				}
 				return p.ok, err
 			})
 		})
@@ -111,7 +125,7 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 	// neither has to dial its way out of a stall of the machine while the
 	// other reuses warm connections.
 	var o, v, vs []time.Duration
-	for range p99Rounds {
+	for round := range p99Rounds {
 		r, err := ours.Attack(ctx, res.Rate)
 		if err != nil {
 			return res, fmt.Errorf("our load generator: %w", err)
@@ -122,6 +136,8 @@ func Run(ctx context.Context, step time.Duration) (Result, error) {
 			return res, err
 		}
 		o, v, vs = append(o, d), append(v, p.p99), append(vs, p.p99Sched)
+		fmt.Fprintf(progress, "  p99 round %d of %d at %.0f req/s: loadgen %v, vegeta %v from its schedule\n",
+			round+1, p99Rounds, res.Rate, d.Round(10*time.Microsecond), p.p99Sched.Round(10*time.Microsecond))
 	}
 	res.OursP99, res.VegetaP99, res.VegetaP99Sched = median(o), median(v), median(vs)
 	return res, nil
@@ -245,6 +261,18 @@ func vegetaProbe(ctx context.Context, hc *http.Client, url string, rate float64,
 		p99:      m.Latencies.P99,
 		p99Sched: time.Duration(sched.ValueAtQuantile(99)) * time.Microsecond,
 	}, nil
+}
+
+// verdict says how the probe went, for its progress line.
+func (p probe) verdict() string {
+	switch {
+	case p.ok:
+		return "held"
+	case p.metRate:
+		return fmt.Sprintf("not held: %d ticks fell due with every worker busy", p.held)
+	default:
+		return "not held: errors, or too few answers in time"
+	}
 }
 
 // heldTicks counts the ticks of a constant schedule (tick n due at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,15 @@ func TestBothGeneratorsAreMeasured(t *testing.T) {
 	if testing.Short() {
 		t.Skip("searches two load generators' ceilings; skipped with -short")
 	}
-	r, err := Run(context.Background(), 200*time.Millisecond)
+	var progress strings.Builder
+	r, err := Run(context.Background(), 200*time.Millisecond, &progress)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, want := range []string{"  loadgen 1000 req/s: ", "  vegeta  1000 req/s: ", "  p99 round 3 of 3 at "} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress has no line with %q:\n%s", want, progress.String())
+		}
 	}
 	if r.Ours <= 0 || r.Vegeta <= 0 || r.Rate <= 0 || r.OursP99 <= 0 || r.VegetaP99 <= 0 || r.VegetaP99Sched <= 0 {
 		t.Fatalf("incomplete measurement: %+v", r)
