@@ -19,7 +19,7 @@ func TestBothGeneratorsAreMeasured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"  loadgen 1000 req/s: ", "  vegeta  1000 req/s: ", "  p99 round 3 of 3 at "} {
+	for _, want := range []string{"  loadgen 1000 req/s: ", "  vegeta  1000 req/s: ", "  p99 round 7 of 7 at "} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress has no line with %q:\n%s", want, progress.String())
 		}
