@@ -29,6 +29,9 @@ func systemTarget(arch string) (float64, bool) {
 	return 0, false
 }
 
+// maxHold bounds --hold as a scenario's load.rate is bounded.
+const maxHold = 100000
+
 // target prints one of the performance targets with the figure measured
 // and whether it was met.
 func target(e env, what, figure string, met bool) {
@@ -41,7 +44,7 @@ func target(e env, what, figure string, met bool) {
 
 func benchCmd(e env, args []string) int {
 	fs := flags(e, "bench", `
-Usage: testbed bench [--step 3s] [--rate 1000] [--duration 60s] [--profile] [loadgen|systems|overhead|memory ...]
+Usage: testbed bench [--step 3s] [--hold 9000] [--rate 1000] [--duration 60s] [--profile] [loadgen|systems|overhead|memory ...]
 
 Measures the highest rate each part sustains, so you know whether a run's
 numbers describe the architectures or the harness. A rate is sustained when,
@@ -66,6 +69,9 @@ probe that sustained it, from each request's intended send time.
             EDA probe also needs its outbox relay to keep up: at most a
             second's worth of events unpublished at the probe's end (else
             orders are taken faster than they can ever be published).
+            With --hold, each of these setups holds that rate for one
+            probe of --step instead of searching (testbed bench --hold 9000
+            --step 30s systems): a figure checked again, for longer.
 
   overhead  systems twice (the EDA's accept path alone): as every run has
             them (a toxiproxy proxy on every link, spans for every order,
@@ -89,6 +95,7 @@ flat over the measured period): PASS or FALL SHORT. Figures depend on the machin
 load generator shares its CPUs with the systems under test.
 `)
 	step := fs.Duration("step", 3*time.Second, "how long each probe holds its rate")
+	hold := fs.Float64("hold", 0, "systems: hold this many orders/s for one probe of --step instead of searching (0: search)")
 	rate := fs.Float64("rate", 1000, "memory: orders per second per architecture")
 	duration := fs.Duration("duration", time.Minute, "memory: the measured period")
 	every := fs.Duration("every", 2*time.Second, "memory: time between samples")
@@ -100,6 +107,16 @@ load generator shares its CPUs with the systems under test.
 	what := fs.Args()
 	if len(what) == 0 {
 		what = []string{"loadgen", "systems"}
+	}
+	if *hold != 0 {
+		if !(*hold > 0 && *hold <= maxHold) {
+			fmt.Fprintf(e.stderr, "bench: --hold %v: want orders/s in (0, %d]\n", *hold, maxHold)
+			return 2
+		}
+		if !slices.Contains(what, "systems") {
+			fmt.Fprintf(e.stderr, "bench: --hold applies to systems only; name it: testbed bench --hold %v systems\n", *hold)
+			return 2
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -127,9 +144,20 @@ load generator shares its CPUs with the systems under test.
 				fmt.Fprintf(e.stderr, "bench systems: find the testbed binary: %v\n", err)
 				return 1
 			}
-			caps, err := run.BenchSystems(ctx, bin, *step, e.stderr)
+			caps, err := run.BenchSystems(ctx, bin, *step, *hold, e.stderr)
 			for _, c := range caps {
-				fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s (%s); accept p99 %v\n", c.Arch, c.Rate, c.Path, c.Setup, c.P99.Round(10*time.Microsecond))
+				if c.Hold {
+					verdict := "held"
+					if !c.Held {
+						verdict = c.Shortfall
+					}
+					fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s for %v: %s; %s (%s); accept p99 %v\n", c.Arch, c.Rate, *step, verdict, c.Path, c.Setup, c.P99.Round(10*time.Microsecond))
+					if want, _ := systemTarget(c.Arch); !c.Held || c.Rate < want {
+						continue // only a held rate at the target says something of it
+					}
+				} else {
+					fmt.Fprintf(e.stdout, "%-9s %10.0f orders/s %s (%s); accept p99 %v\n", c.Arch, c.Rate, c.Path, c.Setup, c.P99.Round(10*time.Microsecond))
+				}
 				// The EDA's target is its accept path's: order-api with
 				// what it needs. With the saga beside it the figure says
 				// how the CPUs are shared, and is printed for that.

@@ -46,6 +46,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "nope", "--config", "x"}, `unknown component "nope"; allowed:`},
 		{[]string{"serve", "inventory"}, "--config is required"},
 		{[]string{"bench", "everything"}, `unknown target "everything"`},
+		{[]string{"bench", "--hold", "-5", "systems"}, "--hold -5: want orders/s in (0, 100000]"},
+		{[]string{"bench", "--hold", "9000", "loadgen"}, "--hold applies to systems only"},
 		{[]string{"report"}, "name at least one run directory"},
 		{[]string{"replay"}, "name one run directory"},
 		{[]string{"dlq"}, "name one run directory"},

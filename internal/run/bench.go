@@ -49,12 +49,17 @@ type Capacity struct {
 	// AcceptOnly: only the broker and order-api ran, the saga's services
 	// were not started.
 	AcceptOnly bool
+	// Hold: Rate was asked for and held for one probe, not searched for;
+	// Held says whether it passed, Shortfall why not.
+	Hold, Held bool
+	Shortfall  string
 }
 
-// How a bench lays the architectures out.
+// How a bench lays the architectures out, and what it asks of them.
 type benchLayout struct {
-	bare       bool // no link proxies, no tracing
-	acceptOnly bool // of the EDA, only the broker and order-api
+	bare       bool    // no link proxies, no tracing
+	acceptOnly bool    // of the EDA, only the broker and order-api
+	hold       float64 // > 0: probe this rate once instead of searching
 }
 
 // BenchSystems starts each architecture in turn on the local runtime and
@@ -62,12 +67,16 @@ type benchLayout struct {
 // EDA the accept path (order and outbox row written, 202), once with only
 // the broker and order-api running and once with the whole saga behind it
 // competing for the CPUs; for the monolith the whole synchronous order.
-func BenchSystems(ctx context.Context, bin string, step time.Duration, progress io.Writer) ([]Capacity, error) {
-	alone, err := benchSystems(ctx, bin, step, benchLayout{acceptOnly: true}, []string{scenarios.ArchitectureEDA}, progress)
+//
+// With hold > 0 each of them holds that rate for one probe instead, and its
+// Capacity says whether it did: a figure from BENCHMARKS.md checked again,
+// or a rate held for longer than the search's steps.
+func BenchSystems(ctx context.Context, bin string, step time.Duration, hold float64, progress io.Writer) ([]Capacity, error) {
+	alone, err := benchSystems(ctx, bin, step, benchLayout{acceptOnly: true, hold: hold}, []string{scenarios.ArchitectureEDA}, progress)
 	if err != nil {
 		return alone, err
 	}
-	whole, err := benchSystems(ctx, bin, step, benchLayout{}, nil, progress)
+	whole, err := benchSystems(ctx, bin, step, benchLayout{hold: hold}, nil, progress)
 	return append(alone, whole...), err
 }
 
@@ -154,14 +163,29 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 		t.KeptUp = relayKeptUp(strings.TrimSuffix(a.plan.orderURL, "/orders")+"/metrics", progress)
 	}
 	p99 := map[float64]time.Duration{} // of the probes that passed
+	var last Capacity                  // P99, Held and Shortfall of the latest probe
 	t.Probed = func(rate float64, res *loadgen.Result, ok bool) {
 		d := time.Duration(res.AcceptLatency().ValueAtQuantile(99)) * time.Microsecond
 		if ok {
 			p99[rate] = d
 		}
-		if progress != nil {
-			fmt.Fprintf(progress, "  %s %.0f orders/s: %s, accept p99 %v\n", a.plan.arch, rate, probeVerdict(res, ok), d.Round(10*time.Microsecond))
+		verdict := probeVerdict(res, ok)
+		last = Capacity{P99: d, Held: ok}
+		if !ok {
+			last.Shortfall = verdict
 		}
+		if progress != nil {
+			fmt.Fprintf(progress, "  %s %.0f orders/s: %s, accept p99 %v\n", a.plan.arch, rate, verdict, d.Round(10*time.Microsecond))
+		}
+	}
+	if layout.hold > 0 {
+		p := loadgen.NewProber(t, step)
+		defer p.Close()
+		if _, err := p.Probe(ctx, layout.hold); err != nil {
+			return c, fmt.Errorf("bench %s: hold %.0f orders/s: %w", a.plan.arch, layout.hold, err)
+		}
+		c.Rate, c.Hold, c.P99, c.Held, c.Shortfall = layout.hold, true, last.P99, last.Held, last.Shortfall
+		return c, nil
 	}
 	c.Rate, err = loadgen.MaxRate(ctx, t, 100, step)
 	c.P99 = p99[c.Rate]
