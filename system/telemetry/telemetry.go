@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -209,11 +208,51 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// Client returns an HTTP client whose requests carry the caller's trace.
+// Client returns an HTTP client whose requests carry the caller's trace,
+// each in a client span.
 func (t *Telemetry) Client() *http.Client {
-	base := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 256}
-	return &http.Client{Transport: otelhttp.NewTransport(base, otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagator))}
+	return &http.Client{Transport: tracedTransport{t: t, base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 256}}}
 }
+
+// tracedTransport does for a client what traced does for a server, and
+// for the same reason: of otelhttp's Transport it keeps what anyone here
+// reads (a client span per request named "HTTP <method>", the trace
+// context in the request's headers, the status code, an error status from
+// 400 on or for a failed request), without its metric attribute sets and
+// body wrapper, 2.5 % of the monolith's CPU at 1,500 orders/s and a share
+// of its 18 % for tracing (CPU profile of the run). The span ends with the
+// answer's headers rather than with its body's last byte.
+type tracedTransport struct {
+	t    *Telemetry
+	base *http.Transport
+}
+
+func (tt tracedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, span := tt.t.Tracer.Start(r.Context(), "HTTP "+r.Method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("http.request.method", r.Method),
+		attribute.String("url.full", r.URL.String()),
+		attribute.String("server.address", r.URL.Host),
+		attribute.String(KeyArch, tt.t.arch),
+	))
+	defer span.End()
+	r = r.Clone(ctx) // a RoundTripper must leave the caller's request alone
+	tt.t.Propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	resp, err := tt.base.RoundTrip(r)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return nil, err
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if resp.StatusCode >= http.StatusBadRequest {
+		span.SetStatus(codes.Error, http.StatusText(resp.StatusCode))
+	}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// connections underneath.
+func (tt tracedTransport) CloseIdleConnections() { tt.base.CloseIdleConnections() }
 
 // Start begins a span of this component, tagged with its architecture.
 func (t *Telemetry) Start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
