@@ -73,11 +73,7 @@ func Run(ctx context.Context, step time.Duration, progress io.Writer) (Result, e
 	defer stop()
 
 	ours := loadgen.NewProber(loadgen.Target{URL: url, Probed: func(rate float64, res *loadgen.Result, ok bool) {
-		verdict := "held"
-		if !ok {
-			verdict = "not held: " + res.Shortfall()
-		}
-		fmt.Fprintf(progress, "  loadgen %.0f req/s: %s\n", rate, verdict)
+		fmt.Fprintf(progress, "  loadgen %.0f req/s: %s\n", rate, loadgen.Verdict(res, ok))
 	}}, step)
 	defer ours.Close()
 	// Like ours, vegeta keeps one client, so every probe starts on warm

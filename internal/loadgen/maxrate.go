@@ -206,14 +206,14 @@ func twice(probe func(rate float64) (bool, error)) func(rate float64) (bool, err
 
 // sustained reports whether a probe kept up with its rate; see MaxRate.
 func sustained(res *Result) bool {
-	answered, failed := res.judge()
-	return failed == [Dropped + 1]int{} && answered >= sustainShare*res.Rate-1/res.Duration.Seconds()
+	_, _, ok := res.judge()
+	return ok
 }
 
 // judge counts, by MaxRate's rule, the accepted answers received during the
 // measured period, as a rate, and the measured requests that failed, by
-// Kind.
-func (r *Result) judge() (answered float64, failed [Dropped + 1]int) {
+// Kind, and says whether the probe sustained its rate.
+func (r *Result) judge() (answered float64, failed [Dropped + 1]int, ok bool) {
 	var n int
 	for i := range r.Records {
 		rec := &r.Records[i]
@@ -228,7 +228,9 @@ func (r *Result) judge() (answered float64, failed [Dropped + 1]int) {
 			failed[0]++ // never finished: cannot happen, and must not pass
 		}
 	}
-	return float64(n) / r.Duration.Seconds(), failed
+	secs := r.Duration.Seconds()
+	answered = float64(n) / secs
+	return answered, failed, failed == [Dropped + 1]int{} && answered >= sustainShare*r.Rate-1/secs
 }
 
 // Shortfall says why a probe did not sustain its rate by MaxRate's rule:
@@ -236,10 +238,10 @@ func (r *Result) judge() (answered float64, failed [Dropped + 1]int) {
 // many requests failed, by kind (a request dropped was due while
 // MaxInFlight were outstanding). It is empty for a probe that did.
 func (r *Result) Shortfall() string {
-	if sustained(r) {
+	answered, failed, ok := r.judge()
+	if ok {
 		return ""
 	}
-	answered, failed := r.judge()
 	why := fmt.Sprintf("%.1f %% of the rate answered in time", 100*answered/r.Rate)
 	for k, n := range failed {
 		if n > 0 {
@@ -247,4 +249,17 @@ func (r *Result) Shortfall() string {
 		}
 	}
 	return why
+}
+
+// Verdict says how a probe went, for a progress line: held, or why not.
+// ok is the probe's verdict, Target.KeptUp's included: a probe whose
+// answers passed but which KeptUp refused has no Shortfall of its own.
+func Verdict(res *Result, ok bool) string {
+	if ok {
+		return "held"
+	}
+	if why := res.Shortfall(); why != "" {
+		return "not held: " + why
+	}
+	return "answered, not kept up with"
 }

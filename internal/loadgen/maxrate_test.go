@@ -185,3 +185,23 @@ func TestShortfall(t *testing.T) {
 		})
 	}
 }
+
+// TestVerdict: held, the answers' shortfall, or a probe KeptUp refused
+// though its answers passed.
+func TestVerdict(t *testing.T) {
+	full := &Result{Rate: 1, Duration: time.Second, Records: []Record{{Kind: Accepted, Latency: time.Millisecond}}}
+	late := &Result{Rate: 10, Duration: time.Second}
+	for _, tt := range []struct {
+		res  *Result
+		ok   bool
+		want string
+	}{
+		{full, true, "held"},
+		{full, false, "answered, not kept up with"},
+		{late, false, "not held: 0.0 % of the rate answered in time"},
+	} {
+		if got := Verdict(tt.res, tt.ok); got != tt.want {
+			t.Errorf("Verdict(%d records at %.0f/s, %v) = %q, want %q", len(tt.res.Records), tt.res.Rate, tt.ok, got, tt.want)
+		}
+	}
+}

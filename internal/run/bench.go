@@ -162,18 +162,14 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	if !a.plan.synchronous {
 		t.KeptUp = relayKeptUp(strings.TrimSuffix(a.plan.orderURL, "/orders")+"/metrics", progress)
 	}
-	p99 := map[float64]time.Duration{} // of the probes that passed
-	var last Capacity                  // P99, Held and Shortfall of the latest probe
+	// The latest probe of each rate: for the rate a search settles on, the
+	// one that passed (a rate is probed again only right after it failed,
+	// and never once a higher or lower one has been).
+	p99 := map[float64]time.Duration{}
+	var verdict string // of the latest probe
 	t.Probed = func(rate float64, res *loadgen.Result, ok bool) {
 		d := time.Duration(res.AcceptLatency().ValueAtQuantile(99)) * time.Microsecond
-		if ok {
-			p99[rate] = d
-		}
-		verdict := probeVerdict(res, ok)
-		last = Capacity{P99: d, Held: ok}
-		if !ok {
-			last.Shortfall = verdict
-		}
+		p99[rate], verdict = d, loadgen.Verdict(res, ok)
 		if progress != nil {
 			fmt.Fprintf(progress, "  %s %.0f orders/s: %s, accept p99 %v\n", a.plan.arch, rate, verdict, d.Round(10*time.Microsecond))
 		}
@@ -181,10 +177,14 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 	if layout.hold > 0 {
 		p := loadgen.NewProber(t, step)
 		defer p.Close()
-		if _, err := p.Probe(ctx, layout.hold); err != nil {
+		held, err := p.Probe(ctx, layout.hold)
+		if err != nil {
 			return c, fmt.Errorf("bench %s: hold %.0f orders/s: %w", a.plan.arch, layout.hold, err)
 		}
-		c.Rate, c.Hold, c.P99, c.Held, c.Shortfall = layout.hold, true, last.P99, last.Held, last.Shortfall
+		c.Rate, c.Hold, c.Held, c.P99 = layout.hold, true, held, p99[layout.hold]
+		if !held {
+			c.Shortfall = verdict
+		}
 		return c, nil
 	}
 	c.Rate, err = loadgen.MaxRate(ctx, t, 100, step)
@@ -193,19 +193,6 @@ func benchOne(ctx context.Context, bin string, sc *scenarios.Scenario, dir strin
 		return c, fmt.Errorf("bench %s: %w", a.plan.arch, err)
 	}
 	return c, nil
-}
-
-// probeVerdict says how a probe of a capacity search went, for its
-// progress line.
-func probeVerdict(res *loadgen.Result, ok bool) string {
-	switch why := res.Shortfall(); {
-	case ok:
-		return "held"
-	case why == "":
-		return "answered, not kept up with" // KeptUp's line says by how much
-	default:
-		return "not held: " + why
-	}
 }
 
 // relayKeptUp judges an EDA probe by order-api's outbox as well: an

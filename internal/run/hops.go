@@ -95,12 +95,13 @@ func scanHandled(path string, fn func(event string, relay, kafka, handled time.D
 		}
 		switch {
 		case l.WaitedUs != nil && l.KafkaUs != nil:
-			us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
-			fn(l.Event, us(*l.WaitedUs-*l.KafkaUs), us(*l.KafkaUs), us(l.Us))
+			fn(l.Event, usDuration(*l.WaitedUs-*l.KafkaUs), usDuration(*l.KafkaUs), usDuration(l.Us))
 		case l.WaitedMs != nil && l.KafkaMs != nil:
 			fn(l.Event, msDuration(*l.WaitedMs-*l.KafkaMs), msDuration(*l.KafkaMs), msDuration(l.Ms))
 		}
 	}
 }
+
+func usDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
 func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

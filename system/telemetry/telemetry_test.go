@@ -76,10 +76,7 @@ func TestHandlerTracesRequestsByRoute(t *testing.T) {
 		{"order-api", "", http.StatusNotFound, codes.Unset},
 	} {
 		s := spans[i]
-		attrs := map[attribute.Key]attribute.Value{}
-		for _, kv := range s.Attributes() {
-			attrs[kv.Key] = kv.Value
-		}
+		attrs := attributes(s)
 		if s.Name() != w.name || s.SpanKind() != trace.SpanKindServer || attrs["http.route"].AsString() != w.route ||
 			attrs["http.response.status_code"].AsInt64() != w.code || s.Status().Code != w.status || attrs[KeyArch].AsString() != "eda" {
 			t.Errorf("span %d = %s (%s), attributes %v, status %v; want %+v", i, s.Name(), s.SpanKind(), attrs, s.Status(), w)
@@ -143,10 +140,7 @@ func TestClientTracesRequests(t *testing.T) {
 		status codes.Code
 	}{{http.StatusOK, codes.Unset}, {http.StatusServiceUnavailable, codes.Error}, {0, codes.Error}} {
 		s := spans[i]
-		attrs := map[attribute.Key]attribute.Value{}
-		for _, kv := range s.Attributes() {
-			attrs[kv.Key] = kv.Value
-		}
+		attrs := attributes(s)
 		if s.Name() != "HTTP POST" || s.SpanKind() != trace.SpanKindClient || s.Parent().SpanID() != parent.SpanContext().SpanID() ||
 			attrs["http.response.status_code"].AsInt64() != w.code || s.Status().Code != w.status || attrs[KeyArch].AsString() != "monolith" {
 			t.Errorf("span %d = %s (%s), parent %v, attributes %v, status %v; want a client span of the caller with %+v", i, s.Name(), s.SpanKind(), s.Parent().SpanID(), attrs, s.Status(), w)
@@ -158,4 +152,13 @@ func TestClientTracesRequests(t *testing.T) {
 	if len(got) != 2 {
 		t.Errorf("the server saw %d requests, want 2", len(got))
 	}
+}
+
+// attributes is a span's attributes by key.
+func attributes(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	attrs := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		attrs[kv.Key] = kv.Value
+	}
+	return attrs
 }
