@@ -3,6 +3,7 @@ package check
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -10,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/edatestbed/testbed/system/chain"
@@ -38,45 +39,13 @@ const (
 	dlqFile     = "dlq.jsonl"
 )
 
-// request is one row of requests.csv that the checkers need.
-type request struct {
-	id       string
-	accepted bool
-	// terminal is the state the answer carried (monolith), "" otherwise.
-	terminal domain.State
-}
-
-// terminal is one terminal event the testbed saw on Kafka.
-type terminal struct {
-	orderID string
-	state   domain.State
-}
-
-// order is one row of a system's order table.
-type order struct {
-	amount int64
-	state  domain.State
-	reason string
-	items  []domain.Item
-}
-
-// reservation is one row of the EDA inventory's reservations.
-type reservation struct {
-	items    []domain.Item
-	released bool
-}
-
-// loaded is one source of an architecture's end state, or why it could
-// not be read; checkers that need it fail with that reason.
-type loaded[T any] struct {
-	v   T
-	err error
-}
-
-func load[T any](v T, err error) loaded[T] { return loaded[T]{v, err} }
-
-// state is everything the checkers look at for one architecture. Sources an
-// architecture does not have stay zero and no checker asks for them.
+// state is everything the checkers look at for one architecture. What
+// every source says of an order sits in one entry, found by the order's
+// number, so that an id is held once however many sources name it: a
+// 30-minute run leaves millions of orders, and a map per source held each
+// id five times over (1.5 KB of heap an order at the peak). Sources an
+// architecture does not have leave their part of the entries zero, and no
+// checker asks for them.
 type state struct {
 	// events: terminal events were observed on Kafka, and there is a read
 	// model and dead letters (the EDA).
@@ -86,65 +55,202 @@ type state struct {
 	// otherwise the order's state says what it holds (the monoliths).
 	reserves bool
 
-	requests loaded[[]request]
-	ledger   loaded[[]psp.Charge]
-	// orders is the system's order table: the monolith's, or order-api's.
-	orders    loaded[map[string]order]
-	stock     loaded[map[string]int]
-	shipments loaded[map[string]bool]
+	// err says, per source, why it could not be read. A source that failed
+	// part way may have filled some entries: a checker reads only the
+	// sources whose error it has checked.
+	err sourceErrs
 
-	// Services with an inventory of their own.
-	reservations loaded[map[string]reservation]
+	numbers map[string]int32 // order id -> its number
+	ids     []string         // by number
+	orders  []entry          // by number
+	states  codes            // the order states and terminal events name
+	skus    codes
+	items   []item // every order's and reservation's items, in spans
+
+	stock map[string]int
+	// refunds is how many of the ledger's charges were refunded.
+	refunds int
 
 	// EDA only.
-	terminals   loaded[[]terminal]
-	view        loaded[map[string]domain.State]
-	deadLetters loaded[[]eda.DeadLetter]
+	deadLetters []eda.DeadLetter
 	// poisonSent is how many dead letters the scenario's poison faults
 	// should have produced: each message once per consumer of its topic.
 	poisonSent int
 }
 
-// readMonolith reads a monolith's record and its one database, at db under
-// dir: the monolith's own file, or monolith-ha's snapshot.
-func readMonolith(ctx context.Context, dir, db string) *state {
-	st := &state{
-		requests: load(readRequests(filepath.Join(dir, requestsFile))),
-		ledger:   load(readLedger(filepath.Join(dir, ledgerFile))),
+// sourceErrs holds why each source of an architecture's end state could not
+// be read; checkers that need one fail with its reason.
+type sourceErrs struct {
+	requests, ledger, terminals, deadLetters     error
+	orders, stock, reservations, shipments, view error
+}
+
+// entry is what the sources say of one order.
+type entry struct {
+	amount int64 // the order table's
+	net    int64 // approved, unrefunded charges in the PSP ledger
+
+	items    span // the order table's
+	reserved span // inventory's reservation
+
+	charges    uint32 // the ledger's charges for the order
+	netCharges uint32 // of which approved and not refunded
+	events     uint32 // terminal events seen on Kafka
+
+	state  code // the order table's
+	answer code // what the first accepted answer said (the monolith's), 0 if nothing
+	view   code // the read model's
+	event  code // the first terminal event's state
+
+	flags flag
+}
+
+type flag uint16
+
+const (
+	inOrders    flag = 1 << iota // a row in the order table
+	outOfStock                   // cancelled for want of stock
+	acked                        // the client was told the order was taken
+	reservation                  // a row in inventory's reservations
+	released                     // that reservation was released
+	shipped                      // a row in the shipments table
+	inView                       // a row in the read model
+	mixedEvents                  // terminal events of more than one state
+)
+
+func (e *entry) is(f flag) bool { return e.flags&f == f }
+
+// span is where an entry's items sit in state.items.
+type span struct{ off, n uint32 }
+
+// item is a domain.Item with its SKU's number in state.skus.
+type item struct {
+	sku      uint32
+	quantity int32
+}
+
+// codes numbers distinct strings, each held once; 0 is the empty string,
+// so that a zero field means "none".
+type codes struct {
+	index map[string]uint32
+	names []string
+}
+
+// code is an order state's number in state.states.
+type code uint8
+
+func (c *codes) of(s string) uint32 {
+	if c.index == nil {
+		c.index = map[string]uint32{"": 0}
+		c.names = []string{""}
 	}
+	n, ok := c.index[s]
+	if !ok {
+		n = uint32(len(c.names))
+		s = strings.Clone(s)
+		c.index[s] = n
+		c.names = append(c.names, s)
+	}
+	return n
+}
+
+func (c *codes) name(n uint32) string { return c.names[n] }
+
+// stateCode codes what a source says an order's state is. A bundle of ours
+// names a handful of states; hundreds mean the column holds something else.
+func (st *state) stateCode(s string) (code, error) {
+	n := st.states.of(s)
+	if n > 255 {
+		return 0, fmt.Errorf("more than 255 distinct order states (%q): not a state column", s)
+	}
+	return code(n), nil
+}
+
+func (st *state) stateOf(c code) domain.State { return domain.State(st.states.name(uint32(c))) }
+
+// number returns the number of the order with id, numbering it if it is new.
+func (st *state) number(id string) int32 {
+	n, ok := st.numbers[id]
+	if !ok {
+		if st.numbers == nil {
+			st.numbers = map[string]int32{}
+		}
+		n = int32(len(st.ids))
+		id = strings.Clone(id)
+		st.numbers[id] = n
+		st.ids = append(st.ids, id)
+		st.orders = append(st.orders, entry{})
+	}
+	return n
+}
+
+// expect makes room for n orders, so that growing the tables does not
+// briefly hold them twice.
+func (st *state) expect(n int) {
+	if st.numbers != nil || n <= 0 {
+		return
+	}
+	st.numbers = make(map[string]int32, n)
+	st.ids = make([]string, 0, n)
+	st.orders = make([]entry, 0, n)
+}
+
+// decodeItems appends an order's JSON items to st.items and returns their
+// span.
+func (st *state) decodeItems(b []byte, scratch *[]domain.Item) (span, error) {
+	*scratch = (*scratch)[:0]
+	if err := json.Unmarshal(b, scratch); err != nil {
+		return span{}, err
+	}
+	sp := span{off: uint32(len(st.items)), n: uint32(len(*scratch))}
+	for _, it := range *scratch {
+		if it.Quantity < math.MinInt32 || it.Quantity > math.MaxInt32 {
+			return span{}, fmt.Errorf("quantity %d of %s out of range", it.Quantity, it.SKU)
+		}
+		st.items = append(st.items, item{sku: st.skus.of(it.SKU), quantity: int32(it.Quantity)})
+	}
+	return sp, nil
+}
+
+func (st *state) itemsOf(sp span) []item { return st.items[sp.off : sp.off+sp.n] }
+
+// readMonolith reads a monolith's record and its one database, at db under
+// dir: the monolith's own file, or monolith-ha's snapshot. The order table
+// comes first: its size is the number of orders to make room for.
+func readMonolith(ctx context.Context, dir, db string) *state {
+	st := &state{}
 	withDB(filepath.Join(dir, db), func(db *sql.DB, err error) {
-		st.orders = load(queryOr(ctx, db, err, readOrders))
-		st.stock = load(queryOr(ctx, db, err, readStock))
-		st.shipments = load(queryOr(ctx, db, err, readShipments))
+		st.err.orders = queryOr(ctx, db, err, st.readOrders)
+		st.err.stock = queryOr(ctx, db, err, st.readStock)
+		st.err.shipments = queryOr(ctx, db, err, st.readShipments)
 	})
+	st.err.requests = st.readRequests(filepath.Join(dir, requestsFile))
+	st.err.ledger = st.readLedger(filepath.Join(dir, ledgerFile))
 	return st
 }
 
 // readEDA reads the EDA's record and the databases of the services the
 // checkers need; payment's own table adds nothing the PSP ledger lacks.
 func readEDA(ctx context.Context, dir string) *state {
-	st := &state{
-		events:      true,
-		reserves:    true,
-		requests:    load(readRequests(filepath.Join(dir, requestsFile))),
-		ledger:      load(readLedger(filepath.Join(dir, ledgerFile))),
-		terminals:   load(readTerminals(filepath.Join(dir, terminalsFile))),
-		deadLetters: load(readDeadLetters(filepath.Join(dir, dlqFile))),
-	}
+	st := &state{events: true, reserves: true}
 	services := filepath.Join(dir, servicesDir)
 	withDB(filepath.Join(services, eda.OrderAPI+".db"), func(db *sql.DB, err error) {
-		st.orders = load(queryOr(ctx, db, err, readOrders))
+		st.err.orders = queryOr(ctx, db, err, st.readOrders)
 	})
 	withDB(filepath.Join(services, eda.Inventory+".db"), func(db *sql.DB, err error) {
-		st.stock = load(queryOr(ctx, db, err, readStock))
-		st.reservations = load(queryOr(ctx, db, err, readReservations))
+		st.err.stock = queryOr(ctx, db, err, st.readStock)
+		st.err.reservations = queryOr(ctx, db, err, st.readReservations)
 	})
 	withDB(filepath.Join(services, eda.Shipping+".db"), func(db *sql.DB, err error) {
-		st.shipments = load(queryOr(ctx, db, err, readShipments))
+		st.err.shipments = queryOr(ctx, db, err, st.readShipments)
 	})
 	withDB(filepath.Join(services, eda.OrderView+".db"), func(db *sql.DB, err error) {
-		st.view = load(queryOr(ctx, db, err, readView))
+		st.err.view = queryOr(ctx, db, err, st.readView)
 	})
+	st.err.requests = st.readRequests(filepath.Join(dir, requestsFile))
+	st.err.ledger = st.readLedger(filepath.Join(dir, ledgerFile))
+	st.err.terminals = st.readTerminals(filepath.Join(dir, terminalsFile))
+	st.deadLetters, st.err.deadLetters = readDeadLetters(filepath.Join(dir, dlqFile))
 	return st
 }
 
@@ -152,22 +258,20 @@ func readEDA(ctx context.Context, dir string) *state {
 // databases: the order service's orders, inventory's stock and
 // reservations, shipping's shipments.
 func readSyncServices(ctx context.Context, dir string) *state {
-	st := &state{
-		reserves: true,
-		requests: load(readRequests(filepath.Join(dir, requestsFile))),
-		ledger:   load(readLedger(filepath.Join(dir, ledgerFile))),
-	}
+	st := &state{reserves: true}
 	services := filepath.Join(dir, servicesDir)
 	withDB(filepath.Join(services, chain.Order+".db"), func(db *sql.DB, err error) {
-		st.orders = load(queryOr(ctx, db, err, readOrders))
+		st.err.orders = queryOr(ctx, db, err, st.readOrders)
 	})
 	withDB(filepath.Join(services, chain.Inventory+".db"), func(db *sql.DB, err error) {
-		st.stock = load(queryOr(ctx, db, err, readStock))
-		st.reservations = load(queryOr(ctx, db, err, readReservations))
+		st.err.stock = queryOr(ctx, db, err, st.readStock)
+		st.err.reservations = queryOr(ctx, db, err, st.readReservations)
 	})
 	withDB(filepath.Join(services, chain.Shipping+".db"), func(db *sql.DB, err error) {
-		st.shipments = load(queryOr(ctx, db, err, readShipments))
+		st.err.shipments = queryOr(ctx, db, err, st.readShipments)
 	})
+	st.err.requests = st.readRequests(filepath.Join(dir, requestsFile))
+	st.err.ledger = st.readLedger(filepath.Join(dir, ledgerFile))
 	return st
 }
 
@@ -181,10 +285,9 @@ func withDB(path string, fn func(*sql.DB, error)) {
 }
 
 // queryOr runs read on db, or passes on why db could not be opened.
-func queryOr[T any](ctx context.Context, db *sql.DB, err error, read func(context.Context, *sql.DB) (T, error)) (T, error) {
+func queryOr(ctx context.Context, db *sql.DB, err error, read func(context.Context, *sql.DB) error) error {
 	if err != nil {
-		var zero T
-		return zero, err
+		return err
 	}
 	return read(ctx, db)
 }
@@ -194,101 +297,118 @@ func queryOr[T any](ctx context.Context, db *sql.DB, err error, read func(contex
 // SQLite would otherwise report an unhelpful "unable to open".
 func openDB(path string) (*sql.DB, error) { return store.OpenReadOnly(path) }
 
-func readOrders(ctx context.Context, db *sql.DB) (map[string]order, error) {
-	out := map[string]order{}
-	var d compact
+func (st *state) readOrders(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil {
+		return fmt.Errorf("read orders: %w", err)
+	}
+	st.expect(n)
+	var scratch []domain.Item
+	var id, state, reason, items sql.RawBytes
+	var amount int64
 	err := scanRows(ctx, db, `SELECT id, amount, state, reason, items FROM orders`, func(rows *sql.Rows) error {
-		var id, state, reason string
-		var o order
-		var items []byte
-		if err := rows.Scan(&id, &o.amount, &state, &reason, &items); err != nil {
+		if err := rows.Scan(&id, &amount, &state, &reason, &items); err != nil {
 			return err
 		}
-		o.state, o.reason = domain.State(d.intern(state)), d.intern(reason)
-		var err error
-		if o.items, err = d.items(items); err != nil {
+		c, err := st.stateCode(string(state))
+		if err != nil {
+			return fmt.Errorf("order %s: %w", id, err)
+		}
+		sp, err := st.decodeItems(items, &scratch)
+		if err != nil {
 			return fmt.Errorf("decode items of order %s: %w", id, err)
 		}
-		out[id] = o
+		e := &st.orders[st.number(string(id))]
+		e.amount, e.state, e.items = amount, c, sp
+		e.flags |= inOrders
+		if string(reason) == domain.ReasonOutOfStock {
+			e.flags |= outOfStock
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read orders: %w", err)
+		return fmt.Errorf("read orders: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
-func readStock(ctx context.Context, db *sql.DB) (map[string]int, error) {
-	out := map[string]int{}
+func (st *state) readStock(ctx context.Context, db *sql.DB) error {
+	st.stock = map[string]int{}
 	err := scanRows(ctx, db, `SELECT sku, available FROM stock`, func(rows *sql.Rows) error {
 		var sku string
 		var n int
 		if err := rows.Scan(&sku, &n); err != nil {
 			return err
 		}
-		out[sku] = n
+		st.stock[sku] = n
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read stock: %w", err)
+		return fmt.Errorf("read stock: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
-func readShipments(ctx context.Context, db *sql.DB) (map[string]bool, error) {
-	out := map[string]bool{}
+func (st *state) readShipments(ctx context.Context, db *sql.DB) error {
+	var id sql.RawBytes
 	err := scanRows(ctx, db, `SELECT order_id FROM shipments`, func(rows *sql.Rows) error {
-		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
 		}
-		out[id] = true
+		st.orders[st.number(string(id))].flags |= shipped
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read shipments: %w", err)
+		return fmt.Errorf("read shipments: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
-func readReservations(ctx context.Context, db *sql.DB) (map[string]reservation, error) {
-	out := map[string]reservation{}
-	var d compact
+func (st *state) readReservations(ctx context.Context, db *sql.DB) error {
+	var scratch []domain.Item
+	var id, items sql.RawBytes
+	var rel bool
 	err := scanRows(ctx, db, `SELECT order_id, items, released FROM reservations`, func(rows *sql.Rows) error {
-		var id string
-		var r reservation
-		var items []byte
-		if err := rows.Scan(&id, &items, &r.released); err != nil {
+		if err := rows.Scan(&id, &items, &rel); err != nil {
 			return err
 		}
-		var err error
-		if r.items, err = d.items(items); err != nil {
+		sp, err := st.decodeItems(items, &scratch)
+		if err != nil {
 			return fmt.Errorf("decode items of reservation %s: %w", id, err)
 		}
-		out[id] = r
+		e := &st.orders[st.number(string(id))]
+		e.reserved = sp
+		e.flags |= reservation
+		if rel {
+			e.flags |= released
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read reservations: %w", err)
+		return fmt.Errorf("read reservations: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
-func readView(ctx context.Context, db *sql.DB) (map[string]domain.State, error) {
-	out := map[string]domain.State{}
+func (st *state) readView(ctx context.Context, db *sql.DB) error {
+	var id, state sql.RawBytes
 	err := scanRows(ctx, db, `SELECT id, state FROM order_view`, func(rows *sql.Rows) error {
-		var id string
-		var s domain.State
-		if err := rows.Scan(&id, &s); err != nil {
+		if err := rows.Scan(&id, &state); err != nil {
 			return err
 		}
-		out[id] = s
+		c, err := st.stateCode(string(state))
+		if err != nil {
+			return fmt.Errorf("view of %s: %w", id, err)
+		}
+		e := &st.orders[st.number(string(id))]
+		e.view = c
+		e.flags |= inView
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read order view: %w", err)
+		return fmt.Errorf("read order view: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 func scanRows(ctx context.Context, db *sql.DB, query string, row func(*sql.Rows) error) error {
@@ -308,81 +428,72 @@ func scanRows(ctx context.Context, db *sql.DB, query string, row func(*sql.Rows)
 // readLedger decodes the ledger a charge at a time: a long run's file is
 // a hundred megabytes and more, which need not be held beside what it
 // decodes to.
-func readLedger(path string) ([]psp.Charge, error) {
+func (st *state) readLedger(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
+		return fmt.Errorf("read ledger: %w", err)
 	}
 	defer f.Close()
-	var out []psp.Charge
-	var d compact
 	err = psp.DecodeLedger(bufio.NewReaderSize(f, 64<<10), func(c psp.Charge) {
-		c.Reason = d.intern(c.Reason)
-		out = append(out, c)
+		e := &st.orders[st.number(c.OrderID)]
+		e.charges++
+		if c.Refunded {
+			st.refunds++
+		}
+		if c.Approved && !c.Refunded {
+			e.net += c.Amount
+			e.netCharges++
+		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read ledger %s: %w", path, err)
+		return fmt.Errorf("read ledger %s: %w", path, err)
 	}
-	return slices.Clip(out), nil
+	return nil
 }
 
-// Fields read from a CSV line are substrings of the whole line: the ids
-// are cloned and the rest interned, so that what is kept does not keep
-// every line of the file alive.
-func readRequests(path string) ([]request, error) {
-	var out []request
-	var d compact
-	err := readCSV(path, []string{"id", "kind", "terminal"}, func(col func(string) string) {
-		out = append(out, request{id: strings.Clone(col("id")), accepted: col("kind") == "accepted", terminal: domain.State(d.intern(col("terminal")))})
+// readRequests keeps of requests.csv what the first accepted request of
+// each order said; the client's other requests decide nothing here.
+func (st *state) readRequests(path string) error {
+	var err error
+	rerr := readCSV(path, []string{"id", "kind", "terminal"}, func(col func(string) string) {
+		if err != nil || col("kind") != "accepted" {
+			return
+		}
+		e := &st.orders[st.number(col("id"))]
+		if e.is(acked) {
+			return
+		}
+		e.flags |= acked
+		e.answer, err = st.stateCode(col("terminal"))
 	})
-	return slices.Clip(out), err
+	return cmp.Or(rerr, err)
 }
 
-func readTerminals(path string) ([]terminal, error) {
-	var out []terminal
-	var d compact
-	err := readCSV(path, []string{"order_id", "state"}, func(col func(string) string) {
-		out = append(out, terminal{orderID: strings.Clone(col("order_id")), state: domain.State(d.intern(col("state")))})
+func (st *state) readTerminals(path string) error {
+	var err error
+	rerr := readCSV(path, []string{"order_id", "state"}, func(col func(string) string) {
+		if err != nil {
+			return
+		}
+		var c code
+		if c, err = st.stateCode(col("state")); err != nil {
+			return
+		}
+		e := &st.orders[st.number(col("order_id"))]
+		e.events++
+		switch {
+		case e.events == 1:
+			e.event = c
+		case c != e.event:
+			e.flags |= mixedEvents
+		}
 	})
-	return slices.Clip(out), err
-}
-
-// compact keeps what the checkers hold small: items in exactly sized
-// slices, and SKUs, states and reasons as one string per distinct value.
-// A long run's tables hold millions of orders over a thousand SKUs.
-type compact struct {
-	strs    map[string]string
-	scratch []domain.Item
-}
-
-func (d *compact) intern(s string) string {
-	if d.strs == nil {
-		d.strs = map[string]string{}
-	}
-	v, ok := d.strs[s]
-	if !ok {
-		v = strings.Clone(s)
-		d.strs[v] = v
-	}
-	return v
-}
-
-func (d *compact) items(b []byte) ([]domain.Item, error) {
-	if err := json.Unmarshal(b, &d.scratch); err != nil {
-		return nil, err
-	}
-	if d.scratch == nil {
-		return nil, nil
-	}
-	out := make([]domain.Item, len(d.scratch))
-	for i, it := range d.scratch {
-		out[i] = domain.Item{SKU: d.intern(it.SKU), Quantity: it.Quantity}
-	}
-	return out, nil
+	return cmp.Or(rerr, err)
 }
 
 // readCSV reads a CSV file with a header naming at least the columns want,
-// calling row for each record with a lookup by column name.
+// calling row for each record with a lookup by column name. The fields are
+// substrings of the line, which is reused: row must clone what it keeps.
 func readCSV(path string, want []string, row func(col func(string) string)) error {
 	f, err := os.Open(path)
 	if err != nil {

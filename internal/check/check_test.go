@@ -166,7 +166,7 @@ func cleanEDA() *world {
 }
 
 // write lays w out under dir/arch the way a finished run leaves it.
-func (w *world) write(t *testing.T, dir, arch string) {
+func (w *world) write(t testing.TB, dir, arch string) {
 	t.Helper()
 	base := filepath.Join(dir, arch)
 	writeCSVFile(t, filepath.Join(base, requestsFile), []string{"seq", "id", "warmup", "intended_ms", "latency_ms", "status", "kind", "terminal"},
@@ -210,7 +210,7 @@ func (w *world) write(t *testing.T, dir, arch string) {
 	}
 }
 
-func writeCSVFile(t *testing.T, path string, head []string, rows [][]string, row func(int, []string) []string) {
+func writeCSVFile(t testing.TB, path string, head []string, rows [][]string, row func(int, []string) []string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

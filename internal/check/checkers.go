@@ -22,61 +22,46 @@ func lostChecker() checker {
 }
 
 func lost(st *state, _ *domain.Catalog) (finding, error) {
-	if err := errors.Join(st.requests.err, st.orders.err); err != nil {
+	if err := errors.Join(st.err.requests, st.err.orders); err != nil {
 		return finding{}, err
 	}
-	orders := st.orders.v
 	var f finding
-	seen := map[string]bool{}
-	var missing, open, told int
-	for _, r := range st.requests.v {
-		if !r.accepted || seen[r.id] {
+	var missing, open, told, unseen int
+	for i := range st.orders {
+		e := &st.orders[i]
+		if !e.is(acked) {
 			continue
 		}
-		seen[r.id] = true
-		o, ok := orders[r.id]
+		f.checked++
+		terminal := st.stateOf(e.state).Terminal()
 		switch {
-		case !ok:
+		case !e.is(inOrders):
 			missing++
-			f.flag(r.id)
-		case !o.state.Terminal():
+			f.flag(st.ids[i])
+		case !terminal:
 			open++
-			f.flag(r.id)
-		case r.terminal != "" && r.terminal != o.state:
+			f.flag(st.ids[i])
+		case e.answer != 0 && e.answer != e.state:
 			// The monolith's answer is its terminal state: the table
 			// must not say otherwise afterwards.
 			told++
-			f.flag(r.id)
+			f.flag(st.ids[i])
+		}
+		if e.is(inOrders) && terminal && e.events == 0 {
+			unseen++
 		}
 	}
-	f.checked = len(seen)
 	f.found = fmt.Sprintf("%d accepted, %d missing, %d not terminal", f.checked, missing, open)
-	if st.events {
-		f.found += unobserved(st, seen)
-	} else {
+	switch {
+	case !st.events:
 		f.found += fmt.Sprintf(", %d in another state than the answer said", told)
+	case st.err.terminals != nil:
+		f.found += fmt.Sprintf(" (terminal events not compared: %v)", st.err.terminals)
+	default:
+		// Not lost, but the reason their completion went uncounted.
+		f.found += fmt.Sprintf(" (%d terminal in the table but never seen as an event)", unseen)
 	}
 	return f, nil
-}
-
-// unobserved says how many accepted orders ended in order-api's table
-// without the testbed seeing their terminal event on Kafka: not lost, but
-// the reason their completion went uncounted.
-func unobserved(st *state, accepted map[string]bool) string {
-	if st.terminals.err != nil {
-		return fmt.Sprintf(" (terminal events not compared: %v)", st.terminals.err)
-	}
-	observed := map[string]bool{}
-	for _, t := range st.terminals.v {
-		observed[t.orderID] = true
-	}
-	n := 0
-	for id := range accepted {
-		if o, ok := st.orders.v[id]; ok && o.state.Terminal() && !observed[id] {
-			n++
-		}
-	}
-	return fmt.Sprintf(" (%d terminal in the table but never seen as an event)", n)
 }
 
 // terminalChecker: every order the system recorded ends, whether or not
@@ -92,36 +77,35 @@ func terminalChecker() checker {
 }
 
 func unfinished(st *state, _ *domain.Catalog) (finding, error) {
-	if err := errors.Join(st.requests.err, st.orders.err); err != nil {
+	if err := errors.Join(st.err.requests, st.err.orders); err != nil {
 		return finding{}, err
-	}
-	accepted := map[string]bool{}
-	for _, r := range st.requests.v {
-		if r.accepted {
-			accepted[r.id] = true
-		}
 	}
 	var f finding
 	byState := map[domain.State]int{}
-	var acked int
-	for id, o := range st.orders.v {
-		if o.state.Terminal() {
+	var told int
+	for i := range st.orders {
+		e := &st.orders[i]
+		if !e.is(inOrders) {
 			continue
 		}
-		f.flag(id)
-		byState[o.state]++
-		if accepted[id] {
-			acked++
+		f.checked++
+		s := st.stateOf(e.state)
+		if s.Terminal() {
+			continue
+		}
+		f.flag(st.ids[i])
+		byState[s]++
+		if e.is(acked) {
+			told++
 		}
 	}
-	f.checked = len(st.orders.v)
 	var states []string
 	for _, s := range slices.Sorted(maps.Keys(byState)) {
 		states = append(states, fmt.Sprintf("%d %s", byState[s], s))
 	}
 	f.found = fmt.Sprintf("%d orders, %d not terminal", f.checked, len(f.bad))
 	if len(states) > 0 {
-		f.found += fmt.Sprintf(" (%s), %d of them acknowledged to the client", strings.Join(states, ", "), acked)
+		f.found += fmt.Sprintf(" (%s), %d of them acknowledged to the client", strings.Join(states, ", "), told)
 	}
 	return f, nil
 }
@@ -140,101 +124,69 @@ func duplicatedChecker() checker {
 }
 
 func duplicated(st *state, _ *domain.Catalog) (finding, error) {
-	errs := []error{st.ledger.err, st.orders.err, st.shipments.err}
+	errs := []error{st.err.ledger, st.err.orders, st.err.shipments}
 	if st.events {
-		errs = append(errs, st.terminals.err)
+		errs = append(errs, st.err.terminals)
 	}
 	if st.reserves {
-		errs = append(errs, st.reservations.err)
+		errs = append(errs, st.err.reservations)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return finding{}, err
 	}
 	var f finding
-	ids := map[string]bool{}
-	charges := map[string]int{}
-	for _, c := range st.ledger.v {
-		ids[c.OrderID] = true
-		charges[c.OrderID]++
-	}
-	var charged int
-	for id, n := range charges {
-		if n > 1 {
+	var charged, shippedCancelled, rejected, both, repeated, extra int
+	for i := range st.orders {
+		e := &st.orders[i]
+		named := e.charges > 0 || e.is(inOrders) || e.is(shipped) ||
+			(st.reserves && e.is(reservation)) || (st.events && e.events > 0)
+		if !named {
+			continue
+		}
+		f.checked++
+		cancelled := e.is(inOrders) && st.stateOf(e.state) == domain.Cancelled
+		if e.charges > 1 {
 			charged++
-			f.flag(id)
+			f.flag(st.ids[i])
 		}
-	}
-	// A shipment of a cancelled order means a step ran again after the
-	// saga (or the monolith) had settled the order.
-	var shippedCancelled int
-	for id := range st.shipments.v {
-		ids[id] = true
-		if o, ok := st.orders.v[id]; ok && o.state == domain.Cancelled {
+		// A shipment of a cancelled order means a step ran again after
+		// the saga (or the monolith) had settled the order.
+		if e.is(shipped) && cancelled {
 			shippedCancelled++
-			f.flag(id)
+			f.flag(st.ids[i])
 		}
-	}
-	for id := range st.orders.v {
-		ids[id] = true
+		// A reservation held by an order cancelled for want of stock
+		// means the order reached inventory twice, once reserved, once
+		// rejected.
+		if st.reserves && e.is(reservation) && cancelled && e.is(outOfStock) {
+			rejected++
+			f.flag(st.ids[i])
+		}
+		if !st.events {
+			continue
+		}
+		if e.is(mixedEvents) {
+			both++
+			f.flag(st.ids[i])
+		}
+		if e.events > 1 {
+			repeated++
+			extra += int(e.events) - 1
+		}
 	}
 	f.found = fmt.Sprintf("%d charged twice in the PSP ledger (its idempotency key admits one charge per order; a charge under another key shows in money as one for an unknown order), %d shipped although cancelled", charged, shippedCancelled)
 	if st.reserves {
-		f.found += duplicatedReservations(st, &f, ids)
+		f.found += fmt.Sprintf(", %d both reserved and rejected for stock", rejected)
 	}
 	if st.events {
-		f.found += duplicatedEvents(st, &f, ids)
+		f.found += fmt.Sprintf(", %d with both a shipped and a cancelled event; %d repeated terminal events on %d orders, expected with at-least-once delivery and not a violation",
+			both, extra, repeated)
 	}
 	if !st.reserves {
 		f.found += "; a second reservation would show as missing units in stock"
 	}
-	f.checked = len(ids)
 	f.found = fmt.Sprintf("%d orders, %s", f.checked, f.found)
 	return f, nil
-}
-
-// duplicatedReservations adds what an inventory of its own records: a
-// reservation held by an order cancelled for want of stock means the order
-// reached inventory twice, once reserved, once rejected.
-func duplicatedReservations(st *state, f *finding, ids map[string]bool) string {
-	var rejected int
-	for id := range st.reservations.v {
-		ids[id] = true
-		if o, ok := st.orders.v[id]; ok && o.state == domain.Cancelled && o.reason == domain.ReasonOutOfStock {
-			rejected++
-			f.flag(id)
-		}
-	}
-	return fmt.Sprintf(", %d both reserved and rejected for stock", rejected)
-}
-
-// duplicatedEvents adds what only the event-driven system records: the
-// terminal events on the wire.
-func duplicatedEvents(st *state, f *finding, ids map[string]bool) string {
-	ends := map[string]map[domain.State]int{}
-	for _, t := range st.terminals.v {
-		ids[t.orderID] = true
-		if ends[t.orderID] == nil {
-			ends[t.orderID] = map[domain.State]int{}
-		}
-		ends[t.orderID][t.state]++
-	}
-	var both, repeated, extra int
-	for id, e := range ends {
-		if len(e) > 1 {
-			both++
-			f.flag(id)
-		}
-		n := 0
-		for _, c := range e {
-			n += c
-		}
-		if n > 1 {
-			repeated++
-			extra += n - 1
-		}
-	}
-	return fmt.Sprintf(", %d with both a shipped and a cancelled event; %d repeated terminal events on %d orders, expected with at-least-once delivery and not a violation",
-		both, extra, repeated)
 }
 
 // stockChecker: units are neither created nor destroyed. An order holds
@@ -251,45 +203,55 @@ func stockChecker() checker {
 }
 
 func stock(st *state, cat *domain.Catalog) (finding, error) {
-	errs := []error{st.stock.err, st.orders.err}
+	errs := []error{st.err.stock, st.err.orders}
 	if st.reserves {
-		errs = append(errs, st.reservations.err)
+		errs = append(errs, st.err.reservations)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return finding{}, err
 	}
-	held := map[string]int{}
-	hold := func(items []domain.Item) {
-		for _, it := range items {
-			held[it.SKU] += it.Quantity
+	// Held units by SKU code, and whether anything held the SKU at all.
+	heldBy := make([]int, len(st.skus.names))
+	touched := make([]bool, len(st.skus.names))
+	hold := func(sp span) {
+		for _, it := range st.itemsOf(sp) {
+			heldBy[it.sku] += int(it.quantity)
+			touched[it.sku] = true
 		}
 	}
 	var leaked int
-	for id, o := range st.orders.v {
-		switch {
-		case o.state == domain.Shipped:
-			hold(o.items)
-		case o.state == domain.Cancelled:
-			if r, ok := st.reservations.v[id]; ok && !r.released {
+	for i := range st.orders {
+		e := &st.orders[i]
+		live := e.is(reservation) && !e.is(released)
+		if !e.is(inOrders) {
+			// A reservation of an order order-api never recorded still
+			// holds its units.
+			if live {
+				hold(e.reserved)
+			}
+			continue
+		}
+		switch s := st.stateOf(e.state); {
+		case s == domain.Shipped:
+			hold(e.items)
+		case s == domain.Cancelled:
+			if live {
 				leaked++
 			}
 		case !st.reserves:
 			// The monolith reserves in the transaction that moves the
 			// order to reserved.
-			if o.state == domain.Reserved || o.state == domain.Paid {
-				hold(o.items)
+			if s == domain.Reserved || s == domain.Paid {
+				hold(e.items)
 			}
-		default:
-			if r, ok := st.reservations.v[id]; ok && !r.released {
-				hold(r.items)
-			}
+		case live:
+			hold(e.reserved)
 		}
 	}
-	// A reservation of an order order-api never recorded still holds
-	// its units.
-	for id, r := range st.reservations.v {
-		if _, ok := st.orders.v[id]; !ok && !r.released {
-			hold(r.items)
+	held := map[string]int{}
+	for c, ok := range touched {
+		if ok {
+			held[st.skus.name(uint32(c))] = heldBy[c]
 		}
 	}
 
@@ -300,7 +262,7 @@ func stock(st *state, cat *domain.Catalog) (finding, error) {
 		skus[p.SKU] = true
 		initial[p.SKU] = p.Stock
 	}
-	for sku := range st.stock.v {
+	for sku := range st.stock {
 		skus[sku] = true
 	}
 	for sku := range held {
@@ -309,7 +271,7 @@ func stock(st *state, cat *domain.Catalog) (finding, error) {
 	var sumInitial, sumAvail, sumHeld, off, unknown int
 	for sku := range skus {
 		init, known := initial[sku]
-		avail, stocked := st.stock.v[sku]
+		avail, stocked := st.stock[sku]
 		sumInitial += init
 		sumAvail += avail
 		sumHeld += held[sku]
@@ -343,58 +305,47 @@ func moneyChecker() checker {
 }
 
 func money(st *state, _ *domain.Catalog) (finding, error) {
-	if err := errors.Join(st.ledger.err, st.orders.err); err != nil {
+	if err := errors.Join(st.err.ledger, st.err.orders); err != nil {
 		return finding{}, err
 	}
 	var f finding
-	net := map[string]int64{} // approved, unrefunded amount per order
 	var charged, shippedValue int64
-	var refunds, unknown int
-	for _, c := range st.ledger.v {
-		if c.Refunded {
-			refunds++
+	var unknown, unpaid, cancelled, open int
+	for i := range st.orders {
+		e := &st.orders[i]
+		if !e.is(inOrders) && e.charges == 0 {
+			continue
 		}
-		if c.Approved && !c.Refunded {
-			net[c.OrderID] += c.Amount
-			charged += c.Amount
+		f.checked++
+		charged += e.net
+		if !e.is(inOrders) {
+			if e.netCharges > 0 {
+				unknown += int(e.netCharges)
+				f.flag(st.ids[i])
+			}
+			continue
 		}
-		if _, ok := st.orders.v[c.OrderID]; !ok && c.Approved && !c.Refunded {
-			unknown++
-			f.flag(c.OrderID)
-		}
-	}
-	var unpaid, cancelled, open int
-	for id, o := range st.orders.v {
-		paid := net[id]
-		switch o.state {
+		switch st.stateOf(e.state) {
 		case domain.Shipped:
-			shippedValue += o.amount
-			if paid != o.amount {
+			shippedValue += e.amount
+			if e.net != e.amount {
 				unpaid++
-				f.flag(id)
+				f.flag(st.ids[i])
 			}
 		case domain.Cancelled:
-			if paid != 0 {
+			if e.net != 0 {
 				cancelled++
-				f.flag(id)
+				f.flag(st.ids[i])
 			}
 		default:
-			if paid != 0 {
+			if e.net != 0 {
 				open++
-				f.flag(id)
+				f.flag(st.ids[i])
 			}
 		}
 	}
-	ids := map[string]bool{}
-	for id := range st.orders.v {
-		ids[id] = true
-	}
-	for _, c := range st.ledger.v {
-		ids[c.OrderID] = true
-	}
-	f.checked = len(ids)
 	f.found = fmt.Sprintf("%d orders, charged %d cents net of %d refunds against %d cents shipped; %d shipped without a matching charge, %d cancelled but charged, %d charged but never finished, %d charges for orders the system does not know",
-		f.checked, charged, refunds, shippedValue, unpaid, cancelled, open, unknown)
+		f.checked, charged, st.refunds, shippedValue, unpaid, cancelled, open, unknown)
 	return f, nil
 }
 
@@ -411,29 +362,30 @@ func readModelChecker() checker {
 }
 
 func readModel(st *state, _ *domain.Catalog) (finding, error) {
-	if err := errors.Join(st.orders.err, st.view.err); err != nil {
+	if err := errors.Join(st.err.orders, st.err.view); err != nil {
 		return finding{}, err
 	}
 	var f finding
-	var missing, differ, extra int
-	for id, o := range st.orders.v {
-		v, ok := st.view.v[id]
+	var orders, missing, differ, extra int
+	for i := range st.orders {
+		e := &st.orders[i]
 		switch {
-		case !ok:
+		case !e.is(inOrders):
+			if e.is(inView) {
+				extra++
+				f.flag(st.ids[i])
+			}
+			continue
+		case !e.is(inView):
 			missing++
-			f.flag(id)
-		case v != o.state:
+			f.flag(st.ids[i])
+		case e.view != e.state:
 			differ++
-			f.flag(id)
+			f.flag(st.ids[i])
 		}
+		orders++
 	}
-	for id := range st.view.v {
-		if _, ok := st.orders.v[id]; !ok {
-			extra++
-			f.flag(id)
-		}
-	}
-	f.checked = len(st.orders.v) + extra
+	f.checked = orders + extra
 	f.found = fmt.Sprintf("%d orders, %d missing from the view, %d in another state, %d only in the view%s",
 		f.checked, missing, differ, extra, stateSample(st, f.bad))
 	return f, nil
@@ -450,15 +402,14 @@ func stateSample(st *state, bad map[string]bool) string {
 		ids = append(ids, id)
 	}
 	id := slices.Min(ids)
-	show := func(s domain.State, ok bool) string {
-		if !ok {
+	e := &st.orders[st.numbers[id]]
+	show := func(c code, in flag) string {
+		if !e.is(in) {
 			return "none"
 		}
-		return string(s)
+		return string(st.stateOf(c))
 	}
-	o, inOrders := st.orders.v[id]
-	v, inView := st.view.v[id]
-	return fmt.Sprintf(" (%s: order-api %s, view %s)", id, show(o.state, inOrders), show(v, inView))
+	return fmt.Sprintf(" (%s: order-api %s, view %s)", id, show(e.state, inOrders), show(e.view, inView))
 }
 
 func dlqChecker() checker {
@@ -470,12 +421,12 @@ func dlqChecker() checker {
 }
 
 func deadLetters(st *state, _ *domain.Catalog) (finding, error) {
-	if st.deadLetters.err != nil {
-		return finding{}, st.deadLetters.err
+	if st.err.deadLetters != nil {
+		return finding{}, st.err.deadLetters
 	}
 	var f finding
 	poison, failed := 0, 0
-	for _, dl := range st.deadLetters.v {
+	for _, dl := range st.deadLetters {
 		switch dl.Headers[eda.HeaderDLQReason] {
 		case eda.ReasonUndecodable:
 			poison++
@@ -489,7 +440,7 @@ func deadLetters(st *state, _ *domain.Catalog) (finding, error) {
 	if poison != st.poisonSent {
 		f.flag(fmt.Sprintf("poison: %d dead-lettered, %d expected", poison, st.poisonSent))
 	}
-	f.checked = len(st.deadLetters.v)
-	f.found = fmt.Sprintf("%d dead letters: %d poison (%d expected from the scenario), %d events given up on", len(st.deadLetters.v), poison, st.poisonSent, failed)
+	f.checked = len(st.deadLetters)
+	f.found = fmt.Sprintf("%d dead letters: %d poison (%d expected from the scenario), %d events given up on", len(st.deadLetters), poison, st.poisonSent, failed)
 	return f, nil
 }
