@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/edatestbed/testbed/system/store"
 )
@@ -136,11 +137,11 @@ func TestReconcileRefunds(t *testing.T) {
 	// An unreachable provider keeps the refunds owed.
 	dead := httptest.NewServer(nil)
 	dead.Close()
-	if err := refundPending(ctx, NewClient(dead.URL, nil), db, slog.New(slog.DiscardHandler)); err == nil {
-		t.Fatal("reconciling against an unreachable provider reported success")
+	if n, err := refundPending(ctx, NewClient(dead.URL, nil), db, slog.New(slog.DiscardHandler)); err == nil || n != 0 {
+		t.Fatalf("reconciling against an unreachable provider = %d settled, %v; want none and an error", n, err)
 	}
-	if err := refundPending(ctx, c, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
+	if n, err := refundPending(ctx, c, db, slog.New(slog.DiscardHandler)); err != nil || n != 2 {
+		t.Fatalf("reconciling = %d settled, %v; want 2", n, err)
 	}
 	var left int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds`).Scan(&left); err != nil || left != 0 {
@@ -149,6 +150,53 @@ func TestReconcileRefunds(t *testing.T) {
 	ledger, _ := c.Ledger(ctx)
 	if len(ledger) != 2 || !ledger[0].Refunded || ledger[1].Approved || ledger[1].Reason != ReasonVoided {
 		t.Fatalf("ledger = %+v; want the charged order refunded and the other voided", ledger)
+	}
+}
+
+// More refunds queued than a pass asks for are all settled without
+// waiting out the interval between passes: an overload that queues them
+// faster than a batch an interval must not leave them owed.
+func TestReconcileRefundsDrainsBacklog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hs := httptest.NewServer(NewServer(Config{Seed: 1}).Handler())
+	defer hs.Close()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"), RefundSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	queued := 2*refundBatch + 50
+	err = store.InTx(ctx, db, func(tx *sql.Tx) error {
+		for i := range queued {
+			if err := QueueRefund(ctx, tx, fmt.Sprintf("o-%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ReconcileRefunds(ctx, NewClient(hs.URL, nil), db, slog.New(slog.DiscardHandler), time.Hour)
+	}()
+	// The first pass runs at once and the next one would be an hour
+	// later: every refund settled means the passes went on by themselves.
+	deadline := time.Now().Add(30 * time.Second)
+	left := queued
+	for left > 0 && time.Now().Before(deadline) {
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_refunds`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // between polls, not in place of one
+	}
+	cancel()
+	<-done
+	if left != 0 {
+		t.Fatalf("%d of %d refunds still owed; want none before the interval's first tick", left, queued)
 	}
 }
 
