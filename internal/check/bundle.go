@@ -54,6 +54,11 @@ type state struct {
 	// reservations, whatever the order table says (EDA, sync-services);
 	// otherwise the order's state says what it holds (the monoliths).
 	reserves bool
+	// owes: the system queues the refunds it owes the provider in a table
+	// (psp.RefundSchema), so a cancelled order still charged may be one
+	// whose refund has not gone through yet (the monoliths,
+	// sync-services).
+	owes bool
 
 	// err says, per source, why it could not be read. A source that failed
 	// part way may have filled some entries: a checker reads only the
@@ -81,8 +86,8 @@ type state struct {
 // sourceErrs holds why each source of an architecture's end state could not
 // be read; checkers that need one fail with its reason.
 type sourceErrs struct {
-	requests, ledger, terminals, deadLetters     error
-	orders, stock, reservations, shipments, view error
+	requests, ledger, terminals, deadLetters              error
+	orders, stock, reservations, shipments, view, refunds error
 }
 
 // entry is what the sources say of one order.
@@ -116,6 +121,7 @@ const (
 	shipped                      // a row in the shipments table
 	inView                       // a row in the read model
 	mixedEvents                  // terminal events of more than one state
+	refundOwed                   // a refund still queued for the provider
 )
 
 func (e *entry) is(f flag) bool { return e.flags&f == f }
@@ -218,11 +224,12 @@ func (st *state) itemsOf(sp span) []item { return st.items[sp.off : sp.off+sp.n]
 // dir: the monolith's own file, or monolith-ha's snapshot. The order table
 // comes first: its size is the number of orders to make room for.
 func readMonolith(ctx context.Context, dir, db string) *state {
-	st := &state{}
+	st := &state{owes: true}
 	withDB(filepath.Join(dir, db), func(db *sql.DB, err error) {
 		st.err.orders = queryOr(ctx, db, err, st.readOrders)
 		st.err.stock = queryOr(ctx, db, err, st.readStock)
 		st.err.shipments = queryOr(ctx, db, err, st.readShipments)
+		st.err.refunds = queryOr(ctx, db, err, st.readRefundsOwed)
 	})
 	st.err.requests = st.readRequests(filepath.Join(dir, requestsFile))
 	st.err.ledger = st.readLedger(filepath.Join(dir, ledgerFile))
@@ -258,10 +265,13 @@ func readEDA(ctx context.Context, dir string) *state {
 // databases: the order service's orders, inventory's stock and
 // reservations, shipping's shipments.
 func readSyncServices(ctx context.Context, dir string) *state {
-	st := &state{reserves: true}
+	st := &state{reserves: true, owes: true}
 	services := filepath.Join(dir, servicesDir)
 	withDB(filepath.Join(services, chain.Order+".db"), func(db *sql.DB, err error) {
 		st.err.orders = queryOr(ctx, db, err, st.readOrders)
+	})
+	withDB(filepath.Join(services, chain.Payment+".db"), func(db *sql.DB, err error) {
+		st.err.refunds = queryOr(ctx, db, err, st.readRefundsOwed)
 	})
 	withDB(filepath.Join(services, chain.Inventory+".db"), func(db *sql.DB, err error) {
 		st.err.stock = queryOr(ctx, db, err, st.readStock)
@@ -386,6 +396,21 @@ func (st *state) readReservations(ctx context.Context, db *sql.DB) error {
 	})
 	if err != nil {
 		return fmt.Errorf("read reservations: %w", err)
+	}
+	return nil
+}
+
+func (st *state) readRefundsOwed(ctx context.Context, db *sql.DB) error {
+	var id sql.RawBytes
+	err := scanRows(ctx, db, `SELECT order_id FROM pending_refunds`, func(rows *sql.Rows) error {
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		st.orders[st.number(string(id))].flags |= refundOwed
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read refunds owed: %w", err)
 	}
 	return nil
 }

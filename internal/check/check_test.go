@@ -60,11 +60,13 @@ const (
 	// sync-services keeps inventory and shipping where the EDA does, with
 	// the same tables; its order service's table is its own.
 	syncOrderDBPath = servicesDir + "/" + chain.Order + ".db"
+	syncPaymentPath = servicesDir + "/" + chain.Payment + ".db"
 )
 
 var schemas = map[string][]string{
-	monolithDB:      {monolith.Schema, store.StockSchema},
-	haSnapshot:      {monolith.Schema, store.StockSchema},
+	monolithDB:      {monolith.Schema, store.StockSchema, psp.RefundSchema},
+	haSnapshot:      {monolith.Schema, store.StockSchema, psp.RefundSchema},
+	syncPaymentPath: {psp.RefundSchema},
 	syncOrderDBPath: {chain.OrderSchema},
 	orderAPIDBPath:  {eda.OrderSchema},
 	inventoryDBPath: {store.StockSchema, eda.ReservationSchema},
@@ -413,7 +415,28 @@ func TestViolations(t *testing.T) {
 		{
 			name: "cancelled order not refunded", arch: "monolith", checker: "money", examples: []string{"o-5"},
 			sabotage: func(w *world) { w.ledger[2].Refunded = false },
-			detail:   "1 cancelled but charged",
+			detail:   "1 cancelled but charged (0 of them with a refund still queued)",
+		},
+		{
+			name: "cancelled order's refund still queued", arch: "monolith", checker: "money", examples: []string{"o-5"},
+			sabotage: func(w *world) {
+				w.ledger[2].Refunded = false
+				w.exec(monolithDB, `INSERT INTO pending_refunds (order_id, queued_at) VALUES ('o-5', 0)`)
+			},
+			detail: "1 cancelled but charged (1 of them with a refund still queued)",
+		},
+		{
+			name: "cancelled order's refund still queued", arch: "sync-services", checker: "money", examples: []string{"o-5"},
+			sabotage: func(w *world) {
+				w.ledger[2].Refunded = false
+				w.exec(syncPaymentPath, `INSERT INTO pending_refunds (order_id, queued_at) VALUES ('o-5', 0)`)
+			},
+			detail: "1 cancelled but charged (1 of them with a refund still queued)",
+		},
+		{
+			name: "cancelled order not refunded", arch: "eda", checker: "money", examples: []string{"o-5"},
+			sabotage: func(w *world) { w.ledger[2].Refunded = false },
+			detail:   "1 cancelled but charged, 0 charged but never finished",
 		},
 		{
 			name: "charge for an order nobody has", arch: "eda", checker: "money", examples: []string{"o-9"},

@@ -310,7 +310,7 @@ func money(st *state, _ *domain.Catalog) (finding, error) {
 	}
 	var f finding
 	var charged, shippedValue int64
-	var unknown, unpaid, cancelled, open int
+	var unknown, unpaid, cancelled, owed, open int
 	for i := range st.orders {
 		e := &st.orders[i]
 		if !e.is(inOrders) && e.charges == 0 {
@@ -336,6 +336,9 @@ func money(st *state, _ *domain.Catalog) (finding, error) {
 			if e.net != 0 {
 				cancelled++
 				f.flag(st.ids[i])
+				if e.is(refundOwed) {
+					owed++
+				}
 			}
 		default:
 			if e.net != 0 {
@@ -344,9 +347,23 @@ func money(st *state, _ *domain.Catalog) (finding, error) {
 			}
 		}
 	}
-	f.found = fmt.Sprintf("%d orders, charged %d cents net of %d refunds against %d cents shipped; %d shipped without a matching charge, %d cancelled but charged, %d charged but never finished, %d charges for orders the system does not know",
-		f.checked, charged, st.refunds, shippedValue, unpaid, cancelled, open, unknown)
+	f.found = fmt.Sprintf("%d orders, charged %d cents net of %d refunds against %d cents shipped; %d shipped without a matching charge, %d cancelled but charged%s, %d charged but never finished, %d charges for orders the system does not know",
+		f.checked, charged, st.refunds, shippedValue, unpaid, cancelled, owedNote(st, cancelled, owed), open, unknown)
 	return f, nil
+}
+
+// owedNote says how many of the cancelled orders still charged have their
+// refund queued in the system: compensation that had not gone through when
+// the run ended, rather than compensation forgotten. Still a violation:
+// the customer holds a charge for a cancelled order.
+func owedNote(st *state, cancelled, owed int) string {
+	switch {
+	case !st.owes || cancelled == 0:
+		return ""
+	case st.err.refunds != nil:
+		return fmt.Sprintf(" (refunds owed not read: %v)", st.err.refunds)
+	}
+	return fmt.Sprintf(" (%d of them with a refund still queued)", owed)
 }
 
 // readModelChecker: the run waits after the drain (as long as the drain
