@@ -360,16 +360,26 @@ func (st *state) readStock(ctx context.Context, db *sql.DB) error {
 }
 
 func (st *state) readShipments(ctx context.Context, db *sql.DB) error {
+	return st.readMarked(ctx, db, "shipments", `SELECT order_id FROM shipments`, shipped)
+}
+
+func (st *state) readRefundsOwed(ctx context.Context, db *sql.DB) error {
+	return st.readMarked(ctx, db, "refunds owed", `SELECT order_id FROM pending_refunds`, refundOwed)
+}
+
+// readMarked sets f on every order a query of one column of order ids
+// names.
+func (st *state) readMarked(ctx context.Context, db *sql.DB, what, query string, f flag) error {
 	var id sql.RawBytes
-	err := scanRows(ctx, db, `SELECT order_id FROM shipments`, func(rows *sql.Rows) error {
+	err := scanRows(ctx, db, query, func(rows *sql.Rows) error {
 		if err := rows.Scan(&id); err != nil {
 			return err
 		}
-		st.orders[st.number(string(id))].flags |= shipped
+		st.orders[st.number(string(id))].flags |= f
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read shipments: %w", err)
+		return fmt.Errorf("read %s: %w", what, err)
 	}
 	return nil
 }
@@ -396,21 +406,6 @@ func (st *state) readReservations(ctx context.Context, db *sql.DB) error {
 	})
 	if err != nil {
 		return fmt.Errorf("read reservations: %w", err)
-	}
-	return nil
-}
-
-func (st *state) readRefundsOwed(ctx context.Context, db *sql.DB) error {
-	var id sql.RawBytes
-	err := scanRows(ctx, db, `SELECT order_id FROM pending_refunds`, func(rows *sql.Rows) error {
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		st.orders[st.number(string(id))].flags |= refundOwed
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read refunds owed: %w", err)
 	}
 	return nil
 }
