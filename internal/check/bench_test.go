@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/edatestbed/testbed/internal/report"
 	"github.com/edatestbed/testbed/scenarios"
 	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/psp"
@@ -33,40 +33,26 @@ func BenchmarkRunEDA(b *testing.B) {
 			b.ResetTimer()
 			var peak uint64
 			for b.Loop() {
-				p, checks := peakHeap(func() []reportCheck { return mustRun(b, dir, sc) })
+				var checks []report.Check
+				var err error
+				peak = max(peak, peakHeap(func() { checks, err = Run(context.Background(), dir, sc) }))
+				if err != nil {
+					b.Fatal(err)
+				}
 				for _, c := range checks {
-					if !c.passed {
-						b.Fatalf("%s failed on a clean bundle: %s", c.name, c.detail)
+					if !c.Passed {
+						b.Fatalf("%s failed on a clean bundle: %s", c.Name, c.Detail)
 					}
 				}
-				peak = max(peak, p)
 			}
 			b.ReportMetric(float64(peak)/float64(n), "peak-heap-B/order")
 		})
 	}
 }
 
-// reportCheck is what the benchmark looks at in a verdict.
-type reportCheck struct {
-	name, detail string
-	passed       bool
-}
-
-func mustRun(b *testing.B, dir string, sc *scenarios.Scenario) []reportCheck {
-	checks, err := Run(context.Background(), dir, sc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]reportCheck, len(checks))
-	for i, c := range checks {
-		out[i] = reportCheck{name: c.Name, detail: c.Detail, passed: c.Passed}
-	}
-	return out
-}
-
 // peakHeap runs fn and returns the most heap its run held above what was
 // live before it.
-func peakHeap[T any](fn func() T) (uint64, T) {
+func peakHeap(fn func()) uint64 {
 	runtime.GC()
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
@@ -86,14 +72,14 @@ func peakHeap[T any](fn func() T) (uint64, T) {
 			}
 		}
 	})
-	v := fn()
+	fn()
 	close(done)
 	wg.Wait()
 	peak = max(peak, read())
 	if peak < base {
-		return 0, v
+		return 0
 	}
-	return peak - base, v
+	return peak - base
 }
 
 // largeEDA writes the bundle of a clean EDA run of n one-item orders
@@ -105,7 +91,7 @@ func largeEDA(b *testing.B, dir string, n int) *scenarios.Scenario {
 		Name: "check-bench", Seed: 1, Architectures: []string{scenarios.ArchitectureEDA},
 		Catalog: scenarios.Catalog{SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 1, QuantityMax: 1},
 	}
-	cat, err := domain.NewCatalog(domain.CatalogConfig{Seed: sc.Seed, SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 1, QuantityMax: 1})
+	cat, err := domain.NewCatalog(catalogConfig(sc))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -223,7 +209,7 @@ func insertEach(tx *sql.Tx, query string, n int, args func(int) []any) error {
 			continue
 		}
 		if _, err := stmt.Exec(a...); err != nil {
-			return fmt.Errorf("row %s: %w", strconv.Itoa(i), err)
+			return fmt.Errorf("row %d: %w", i, err)
 		}
 	}
 	return nil

@@ -210,13 +210,10 @@ func stock(st *state, cat *domain.Catalog) (finding, error) {
 	if err := errors.Join(errs...); err != nil {
 		return finding{}, err
 	}
-	// Held units by SKU code, and whether anything held the SKU at all.
-	heldBy := make([]int, len(st.skus.names))
-	touched := make([]bool, len(st.skus.names))
+	held := map[string]int{}
 	hold := func(sp span) {
 		for _, it := range st.itemsOf(sp) {
-			heldBy[it.sku] += int(it.quantity)
-			touched[it.sku] = true
+			held[st.skus.name(it.sku)] += int(it.quantity)
 		}
 	}
 	var leaked int
@@ -246,12 +243,6 @@ func stock(st *state, cat *domain.Catalog) (finding, error) {
 			}
 		case live:
 			hold(e.reserved)
-		}
-	}
-	held := map[string]int{}
-	for c, ok := range touched {
-		if ok {
-			held[st.skus.name(uint32(c))] = heldBy[c]
 		}
 	}
 
