@@ -80,9 +80,12 @@ probe that sustained it, from each request's intended send time.
 
   memory    a run of the EDA and the monolith side by side at --rate for
             --duration (no faults, no Jaeger or Prometheus), sampling every
-            --every the resident memory (VmRSS) of the testbed and of every
-            process it started; the run's bundle goes under --reports with
-            the samples in memory.csv. Use --duration 30m for the memory
+            --every the resident memory of the testbed and of every process
+            it started, RSS and PSS (/proc/<pid>/smaps_rollup); the target
+            is the sum of PSS, which counts once the pages the processes
+            share (all of them run the testbed binary). The run's bundle
+            goes under --reports with the samples in memory.csv. Use
+            --duration 30m for the memory
             issue's full length; --profile adds every process's heap
             profile at the end of the measured period to the bundle.
 
@@ -91,8 +94,9 @@ says whether it meets the goal of the performance issue (loadgen at least
 vegeta's rate with a p99 within 5 %; EDA 20,000 accepted orders/s;
 monolith 5,000 completed orders/s; harness overhead at most 20 %; every
 process of the memory run together under 1 GiB, the testbed's own memory
-flat over the measured period): PASS or FALL SHORT. Figures depend on the machine and on what else runs on it; the
-load generator shares its CPUs with the systems under test.
+flat over the measured period): PASS or FALL SHORT. Figures depend on the
+machine and on what else runs on it; the load generator shares its CPUs
+with the systems under test.
 `)
 	step := fs.Duration("step", 3*time.Second, "how long each probe holds its rate")
 	hold := fs.Float64("hold", 0, "systems: hold this many orders/s for one probe of --step instead of searching (0: search)")
@@ -213,22 +217,23 @@ func benchMemory(ctx context.Context, e env, opt run.MemoryOptions) int {
 			fmt.Fprintf(e.stdout, "%-9s %10d orders offered, %.1f %% accepted, %d completed\n", a.Name, a.Offered, 100*float64(a.Accepted)/float64(max(a.Offered, 1)), a.Completed)
 		}
 		p := m.Peak
-		fmt.Fprintf(e.stdout, "%-9s %10s peak, every process, at %+.0f s of the measured period: testbed %s, %d children %s\n",
-			"memory", mib(p.Total()), p.At.Seconds(), mib(p.Testbed), len(p.Children), mib(p.ChildrenRSS()))
-		children := slices.SortedFunc(slices.Values(p.Children), func(x, y run.ProcessMemory) int { return cmp.Compare(y.RSS, x.RSS) })
+		fmt.Fprintf(e.stdout, "%-9s %10s peak, every process (PSS, a shared page once), at %+.0f s of the measured period: testbed %s, %d children %s\n",
+			"memory", mib(p.Total().PSS), p.At.Seconds(), mib(p.Testbed.PSS), len(p.Children), mib(p.ChildrenMemory().PSS))
+		fmt.Fprintf(e.stdout, "%-9s %10s the same processes' RSS summed, a page shared by n processes counted n times\n", "", mib(p.Total().RSS))
+		children := slices.SortedFunc(slices.Values(p.Children), func(x, y run.ProcessMemory) int { return cmp.Compare(y.PSS, x.PSS) })
 		var top []string
 		for _, c := range children[:min(len(children), 4)] {
-			top = append(top, c.Name+" "+mib(c.RSS))
+			top = append(top, fmt.Sprintf("%s %s (RSS %s)", c.Name, mib(c.PSS), mib(c.RSS)))
 		}
 		fmt.Fprintf(e.stdout, "%-9s %10s largest children then: %s\n", "", "", strings.Join(top, ", "))
 		fmt.Fprintf(e.stdout, "%-9s %10s testbed at %+.0f s, %s at %+.0f s of the measured period\n",
-			"", mib(m.Start.Testbed), m.Start.At.Seconds(), mib(m.End.Testbed), m.End.At.Seconds())
+			"", mib(m.Start.Testbed.RSS), m.Start.At.Seconds(), mib(m.End.Testbed.RSS), m.End.At.Seconds())
 		growth := m.Second - m.First
 		fmt.Fprintf(e.stdout, "%-9s %10s testbed peak in the first half, %s in the second: %+.1f MiB (%+.1f %%)\n",
 			"", mib(m.First), mib(m.Second), float64(growth)/(1<<20), 100*float64(growth)/float64(max(m.First, 1)))
 		fmt.Fprintf(e.stdout, "%-9s %10d samples in %s and %s\n", "", len(m.Samples), filepath.Join(m.Dir, run.MemoryFile), run.MemoryProcessesFile)
 		fmt.Fprintf(e.stdout, "%-9s %10s flat: %s\n", "", "", run.FlatRule)
-		target(e, fmt.Sprintf("%d architectures at %.0f orders/s under 1 GiB, every process", len(m.Summary.Architectures), opt.Rate), mib(p.Total()), p.Total() < run.MemoryLimit)
+		target(e, fmt.Sprintf("%d architectures at %.0f orders/s under 1 GiB, every process", len(m.Summary.Architectures), opt.Rate), mib(p.Total().PSS), p.Total().PSS < run.MemoryLimit)
 		target(e, fmt.Sprintf("testbed memory flat over %s", opt.Duration), fmt.Sprintf("%+.1f MiB", float64(growth)/(1<<20)), m.Flat())
 	}
 	if err != nil {

@@ -254,8 +254,9 @@ func gauge(ctx context.Context, url, name string) (float64, error) {
 }
 
 // The memory target of BenchMemory: a two-architecture run stays under
-// MemoryLimit of resident memory, every process together, and the
-// testbed's own is flat over the measured period (FlatRule).
+// MemoryLimit of resident memory, every process together (the sum of
+// their PSS: pages they share count once), and the testbed's own is flat
+// over the measured period (FlatRule).
 const (
 	MemoryLimit = 1 << 30
 	flatShare   = 0.10
@@ -307,7 +308,7 @@ type MemoryOptions struct {
 // child processes at one moment of the run.
 type MemorySample struct {
 	At       time.Duration // from the start of the measured period
-	Testbed  int64         // bytes
+	Testbed  Resident
 	Children []ProcessMemory
 }
 
@@ -315,29 +316,34 @@ type MemorySample struct {
 type ProcessMemory struct {
 	PID  int
 	Name string // a component as its unit (eda/order-api), else its command
-	RSS  int64  // bytes
+	Resident
 }
 
-// ChildrenRSS is the resident memory of every child process together.
-func (s MemorySample) ChildrenRSS() int64 { return sumRSS(s.Children) }
+// ChildrenMemory is the resident memory of every child process together.
+func (s MemorySample) ChildrenMemory() Resident { return sumResident(s.Children) }
 
-// Total is the resident memory of every process of the run.
-func (s MemorySample) Total() int64 { return s.Testbed + s.ChildrenRSS() }
+// Total is the resident memory of every process of the run together. Its
+// PSS is the memory the run holds, each page once; its RSS counts a page
+// shared by n processes n times.
+func (s MemorySample) Total() Resident {
+	c := s.ChildrenMemory()
+	return Resident{RSS: s.Testbed.RSS + c.RSS, PSS: s.Testbed.PSS + c.PSS}
+}
 
 // MemoryBench is what BenchMemory measured.
 type MemoryBench struct {
 	Dir     string // the run's bundle, which holds MemoryFile
 	Summary *report.Summary
 	Samples []MemorySample
-	// Peak is the sample with the most resident memory in all, from the
-	// start of the components to the end of the report.
+	// Peak is the sample with the most resident memory in all (PSS), from
+	// the start of the components to the end of the report.
 	Peak MemorySample
 	// Start and End are the first and the last sample taken within the
 	// measured period.
 	Start, End MemorySample
-	// First and Second are the testbed's peak resident memory in the
-	// first and in the second half of the measured period, which FlatRule
-	// compares.
+	// First and Second are the testbed's peak resident memory (RSS) in
+	// the first and in the second half of the measured period, which
+	// FlatRule compares.
 	First, Second int64
 }
 
@@ -405,7 +411,7 @@ func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
 	for _, s := range samples {
 		ms := MemorySample{At: s.at.Sub(res.Summary.MeasuredStart), Testbed: s.Self, Children: s.Children}
 		m.Samples = append(m.Samples, ms)
-		if ms.Total() > m.Peak.Total() {
+		if ms.Total().PSS > m.Peak.Total().PSS {
 			m.Peak = ms
 		}
 		if ms.At < 0 || ms.At > period {
@@ -417,9 +423,9 @@ func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
 		m.End = ms
 		inPeriod++
 		if ms.At < period/2 {
-			m.First = max(m.First, ms.Testbed)
+			m.First = max(m.First, ms.Testbed.RSS)
 		} else {
-			m.Second = max(m.Second, ms.Testbed)
+			m.Second = max(m.Second, ms.Testbed.RSS)
 		}
 	}
 	if (m.First == 0 || m.Second == 0) && sampleErr == nil {
@@ -436,20 +442,21 @@ func BenchMemory(ctx context.Context, opt MemoryOptions) (*MemoryBench, error) {
 func writeMemory(dir string, samples []MemorySample) error {
 	kib := func(b int64) string { return strconv.FormatInt(b>>10, 10) }
 	at := func(s MemorySample) string { return strconv.FormatFloat(s.At.Seconds(), 'f', 1, 64) }
-	sums, err := createLog(filepath.Join(dir, MemoryFile), []string{"at_s", "testbed_kib", "children_kib", "total_kib", "children"})
+	sums, err := createLog(filepath.Join(dir, MemoryFile), []string{"at_s", "testbed_rss_kib", "testbed_pss_kib", "children_rss_kib", "children_pss_kib", "total_rss_kib", "total_pss_kib", "children"})
 	if err != nil {
 		return err
 	}
 	for _, s := range samples {
-		_ = sums.writeRow([]string{at(s), kib(s.Testbed), kib(s.ChildrenRSS()), kib(s.Total()), strconv.Itoa(len(s.Children))})
+		c, t := s.ChildrenMemory(), s.Total()
+		_ = sums.writeRow([]string{at(s), kib(s.Testbed.RSS), kib(s.Testbed.PSS), kib(c.RSS), kib(c.PSS), kib(t.RSS), kib(t.PSS), strconv.Itoa(len(s.Children))})
 	}
-	procs, err := createLog(filepath.Join(dir, MemoryProcessesFile), []string{"at_s", "pid", "process", "rss_kib"})
+	procs, err := createLog(filepath.Join(dir, MemoryProcessesFile), []string{"at_s", "pid", "process", "rss_kib", "pss_kib"})
 	if err != nil {
 		return errors.Join(err, sums.close())
 	}
 	for _, s := range samples {
 		for _, c := range s.Children {
-			_ = procs.writeRow([]string{at(s), strconv.Itoa(c.PID), c.Name, kib(c.RSS)})
+			_ = procs.writeRow([]string{at(s), strconv.Itoa(c.PID), c.Name, kib(c.RSS), kib(c.PSS)})
 		}
 	}
 	return closeLogs(sums, procs)

@@ -13,18 +13,30 @@ import (
 )
 
 // rss is the resident memory of a process and of every process descended
-// from it (the components the local runtime started, and theirs), in bytes,
-// as the kernel reports it in /proc/<pid>/status (VmRSS).
+// from it (the components the local runtime started, and theirs), as the
+// kernel reports it in /proc/<pid>/smaps_rollup.
 type rss struct {
-	Self     int64
+	Self     Resident
 	Children []ProcessMemory // in the order of a walk from the process down
 }
 
-// sumRSS is the resident memory of procs together.
-func sumRSS(procs []ProcessMemory) int64 {
-	var n int64
+// Resident is a process's resident memory two ways, in bytes. RSS counts
+// every page the process maps, shared or not; PSS divides each shared page
+// among the processes that map it. The testbed and every component of the
+// local runtime are one binary, whose code (some 35 MiB resident in each)
+// is in memory once however many processes run it: summed over ten
+// processes, RSS counts it ten times, PSS once.
+type Resident struct {
+	RSS int64
+	PSS int64
+}
+
+// sumResident is the resident memory of procs together, both ways.
+func sumResident(procs []ProcessMemory) Resident {
+	var n Resident
 	for _, p := range procs {
-		n += p.RSS
+		n.RSS += p.RSS
+		n.PSS += p.PSS
 	}
 	return n
 }
@@ -34,7 +46,7 @@ func sumRSS(procs []ProcessMemory) int64 {
 // listing and the reading are left out; self itself must be readable.
 func sampleRSS(proc string, self int) (rss, error) {
 	var out rss
-	own, err := vmRSS(filepath.Join(proc, strconv.Itoa(self), "status"))
+	own, err := resident(filepath.Join(proc, strconv.Itoa(self), "smaps_rollup"))
 	if err != nil {
 		return out, fmt.Errorf("sample rss of %d: %w", self, err)
 	}
@@ -59,7 +71,7 @@ func sampleRSS(proc string, self int) (rss, error) {
 		pid := queue[0]
 		queue = append(queue, children[pid]...)
 		dir := filepath.Join(proc, strconv.Itoa(pid))
-		b, err := vmRSS(filepath.Join(dir, "status"))
+		r, err := resident(filepath.Join(dir, "smaps_rollup"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -67,7 +79,7 @@ func sampleRSS(proc string, self int) (rss, error) {
 			return out, fmt.Errorf("sample rss of %d: %w", pid, err)
 		}
 		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline")) // empty for a zombie
-		out.Children = append(out.Children, ProcessMemory{PID: pid, Name: processName(cmd), RSS: b})
+		out.Children = append(out.Children, ProcessMemory{PID: pid, Name: processName(cmd), Resident: r})
 	}
 	return out, nil
 }
@@ -112,26 +124,35 @@ func parentPID(path string) (int, error) {
 	return ppid, nil
 }
 
-// vmRSS reads VmRSS from a /proc/<pid>/status file, in bytes. A process
-// without one (a zombie, a kernel thread) has no resident memory.
-func vmRSS(path string) (int64, error) {
+// resident reads Rss and Pss from a /proc/<pid>/smaps_rollup file (Linux
+// 4.14 and later), in bytes. A process without them (a zombie, whose file
+// is empty) has no resident memory.
+func resident(path string) (Resident, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return Resident{}, err
 	}
 	defer f.Close()
+	var r Resident
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
-		if !ok {
+		key, v, ok := strings.Cut(sc.Text(), ":")
+		var into *int64
+		switch key {
+		case "Rss":
+			into = &r.RSS
+		case "Pss":
+			into = &r.PSS
+		}
+		if !ok || into == nil {
 			continue
 		}
 		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
 		kb, err := strconv.ParseInt(num, 10, 64)
 		if err != nil || unit != "kB" {
-			return 0, fmt.Errorf("%s: VmRSS %q: want <n> kB", path, strings.TrimSpace(v))
+			return Resident{}, fmt.Errorf("%s: %s %q: want <n> kB", path, key, strings.TrimSpace(v))
 		}
-		return kb << 10, nil
+		*into = kb << 10
 	}
-	return 0, sc.Err()
+	return r, sc.Err()
 }

@@ -11,26 +11,27 @@ import (
 
 // testdata/proc is a /proc with a testbed (100), its children 101 (whose
 // own child is 103), 102 (a command name with ") " in it), 104 (a zombie,
-// no VmRSS) and 105 (exited between the listing and the reading: no
-// status), and an unrelated 200.
+// whose smaps_rollup is empty) and 105 (exited between the listing and the
+// reading: no smaps_rollup), and an unrelated 200.
 func TestSampleRSS(t *testing.T) {
 	const kib = 1 << 10
+	mem := func(rss, pss int64) Resident { return Resident{RSS: rss * kib, PSS: pss * kib} }
 	tests := []struct {
 		proc string
 		self int
 		want rss
 		err  string
 	}{
-		{"testdata/proc", 100, rss{Self: 51200 * kib, Children: []ProcessMemory{
-			{101, "eda/broker", 20480 * kib},
-			{102, "odd) name -x", 1024 * kib},
-			{104, "(exited)", 0},
-			{103, "eda/order-api", 4096 * kib},
+		{"testdata/proc", 100, rss{Self: mem(51200, 40000), Children: []ProcessMemory{
+			{101, "eda/broker", mem(20480, 9000)},
+			{102, "odd) name -x", mem(1024, 1024)},
+			{104, "(exited)", Resident{}},
+			{103, "eda/order-api", mem(4096, 2048)},
 		}}, ""},
-		{"testdata/proc", 101, rss{Self: 20480 * kib, Children: []ProcessMemory{{103, "eda/order-api", 4096 * kib}}}, ""},
-		{"testdata/proc", 103, rss{Self: 4096 * kib}, ""},
+		{"testdata/proc", 101, rss{Self: mem(20480, 9000), Children: []ProcessMemory{{103, "eda/order-api", mem(4096, 2048)}}}, ""},
+		{"testdata/proc", 103, rss{Self: mem(4096, 2048)}, ""},
 		{"testdata/proc", 999, rss{}, "sample rss of 999"},
-		{"testdata/proc-bad", 100, rss{}, `VmRSS "lots": want <n> kB`},
+		{"testdata/proc-bad", 100, rss{}, `Pss "lots": want <n> kB`},
 	}
 	for _, tt := range tests {
 		got, err := sampleRSS(tt.proc, tt.self)
@@ -44,8 +45,9 @@ func TestSampleRSS(t *testing.T) {
 			t.Errorf("sampleRSS(%s, %d) = %+v, %v; want %+v", tt.proc, tt.self, got, err, tt.want)
 		}
 	}
-	if got, _ := sampleRSS("testdata/proc", 100); sumRSS(got.Children) != (20480+1024+4096)*kib {
-		t.Errorf("children of 100: %d KiB, want %d", sumRSS(got.Children)/kib, 20480+1024+4096)
+	got, _ := sampleRSS("testdata/proc", 100)
+	if sum, want := sumResident(got.Children), mem(20480+1024+4096, 9000+1024+2048); sum != want {
+		t.Errorf("children of 100: %+v, want %+v", sum, want)
 	}
 }
 
@@ -76,15 +78,19 @@ func TestFlat(t *testing.T) {
 func TestWriteMemory(t *testing.T) {
 	dir := t.TempDir()
 	samples := []MemorySample{
-		{At: 1500 * time.Millisecond, Testbed: 100 << 20, Children: []ProcessMemory{{7, "eda/broker", 30 << 20}, {8, "eda/psp", 10 << 20}}},
-		{At: 3 * time.Second, Testbed: 101 << 20},
+		{At: 1500 * time.Millisecond, Testbed: Resident{RSS: 100 << 20, PSS: 80 << 20}, Children: []ProcessMemory{
+			{7, "eda/broker", Resident{RSS: 30 << 20, PSS: 20 << 20}},
+			{8, "eda/psp", Resident{RSS: 10 << 20, PSS: 5 << 20}},
+		}},
+		{At: 3 * time.Second, Testbed: Resident{RSS: 101 << 20, PSS: 101 << 20}},
 	}
 	if err := writeMemory(dir, samples); err != nil {
 		t.Fatal(err)
 	}
 	for file, want := range map[string]string{
-		MemoryFile:          "at_s,testbed_kib,children_kib,total_kib,children\n1.5,102400,40960,143360,2\n3.0,103424,0,103424,0\n",
-		MemoryProcessesFile: "at_s,pid,process,rss_kib\n1.5,7,eda/broker,30720\n1.5,8,eda/psp,10240\n",
+		MemoryFile: "at_s,testbed_rss_kib,testbed_pss_kib,children_rss_kib,children_pss_kib,total_rss_kib,total_pss_kib,children\n" +
+			"1.5,102400,81920,40960,25600,143360,107520,2\n3.0,103424,103424,0,0,103424,103424,0\n",
+		MemoryProcessesFile: "at_s,pid,process,rss_kib,pss_kib\n1.5,7,eda/broker,30720,20480\n1.5,8,eda/psp,10240,5120\n",
 	} {
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
