@@ -85,9 +85,9 @@ probe that sustained it, from each request's intended send time.
             is the sum of PSS, which counts once the pages the processes
             share (all of them run the testbed binary). The run's bundle
             goes under --reports with the samples in memory.csv. Use
-            --duration 30m for the memory
-            issue's full length; --profile adds every process's heap
-            profile at the end of the measured period to the bundle.
+            --duration 30m for the memory issue's full length; --profile
+            adds every process's heap profile at the end of the measured
+            period to the bundle.
 
 With no argument, loadgen and systems. After each figure a "target" line
 says whether it meets the goal of the performance issue (loadgen at least

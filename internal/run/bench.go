@@ -325,10 +325,7 @@ func (s MemorySample) ChildrenMemory() Resident { return sumResident(s.Children)
 // Total is the resident memory of every process of the run together. Its
 // PSS is the memory the run holds, each page once; its RSS counts a page
 // shared by n processes n times.
-func (s MemorySample) Total() Resident {
-	c := s.ChildrenMemory()
-	return Resident{RSS: s.Testbed.RSS + c.RSS, PSS: s.Testbed.PSS + c.PSS}
-}
+func (s MemorySample) Total() Resident { return s.Testbed.plus(s.ChildrenMemory()) }
 
 // MemoryBench is what BenchMemory measured.
 type MemoryBench struct {

@@ -31,12 +31,16 @@ type Resident struct {
 	PSS int64
 }
 
+// plus is r and o together, both ways.
+func (r Resident) plus(o Resident) Resident {
+	return Resident{RSS: r.RSS + o.RSS, PSS: r.PSS + o.PSS}
+}
+
 // sumResident is the resident memory of procs together, both ways.
 func sumResident(procs []ProcessMemory) Resident {
 	var n Resident
 	for _, p := range procs {
-		n.RSS += p.RSS
-		n.PSS += p.PSS
+		n = n.plus(p.Resident)
 	}
 	return n
 }
