@@ -74,7 +74,7 @@ probe that sustained it, from each request's intended send time.
             --step 30s systems): a figure checked again, for longer.
 
   overhead  systems twice (the EDA's accept path alone): as every run has
-            them (a toxiproxy proxy on every link, spans for every order,
+            them (a fault-aware proxy on every link, spans for every order,
             info logs) and bare (direct connections, no spans, warnings
             only); the ratio is what the harness costs
 

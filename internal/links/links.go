@@ -1,7 +1,7 @@
 // Package links owns the network links between the components of the local
-// runtime. Every link is a toxiproxy proxy in the testbed's process, one per
-// client and server pair, so a fault can cut, blackhole or slow one link
-// (payment to broker node 2, say) without touching any other.
+// runtime. Every link is a fault-aware TCP proxy in the testbed's process,
+// one per client and server pair, so a fault can cut, blackhole or slow one
+// link (payment to broker node 2, say) without touching any other.
 //
 // These are connection-level faults on loopback, not packet filters: a cut
 // refuses or resets connections, a blackhole swallows bytes on open
@@ -12,13 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
-	"strings"
 	"sync"
-
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
+	"time"
 )
 
 // Link is one client-to-server connection path.
@@ -29,12 +26,11 @@ type Link struct {
 	Listen string // where the client connects
 	Target string // where the server listens
 
-	proxy *toxiproxy.Proxy
+	proxy *proxy
 }
 
 // Set is the links of one architecture.
 type Set struct {
-	srv *toxiproxy.ApiServer
 	// direct sets hand out the target itself: no proxy, no faults, for
 	// measuring what the proxies cost.
 	direct bool
@@ -47,7 +43,6 @@ type Set struct {
 // NewSet returns an empty set.
 func NewSet() *Set {
 	return &Set{
-		srv:   toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop()),
 		links: map[string]*Link{},
 		state: map[string]string{},
 	}
@@ -73,15 +68,15 @@ func (s *Set) Add(from, to, host, target string) (*Link, error) {
 		s.links[name] = l
 		return l, nil
 	}
-	p := toxiproxy.NewProxy(s.srv, name, host+":0", target)
-	if err := p.Start(); err != nil {
+	p := newProxy(net.JoinHostPort(host, "0"), target)
+	if err := p.start(); err != nil {
 		return nil, fmt.Errorf("start link %s: %w", name, err)
 	}
-	l := &Link{Name: name, From: from, To: to, Listen: p.Listen, Target: target, proxy: p}
+	l := &Link{Name: name, From: from, To: to, Listen: p.addr(), Target: target, proxy: p}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.links[name]; dup {
-		p.Stop()
+		p.close()
 		return nil, fmt.Errorf("start link %s: already exists", name)
 	}
 	s.links[name] = l
@@ -138,31 +133,33 @@ const (
 // Cut partitions a link. direction limits a blackhole to one way (a refused
 // connection has no direction, so reject ignores it).
 func (s *Set) Cut(name, mode, direction string) error {
+	var f fault
+	switch mode {
+	case Reject:
+	case Blackhole:
+		switch direction {
+		case Upstream:
+			f.hole[up] = true
+		case Downstream:
+			f.hole[down] = true
+		case Both, "":
+			f.hole = [2]bool{true, true}
+		default:
+			return fmt.Errorf("cut %s: unknown direction %q; allowed: %s, %s, %s", name, direction, Both, Upstream, Downstream)
+		}
+	default:
+		return fmt.Errorf("cut %s: unknown mode %q; allowed: %s, %s", name, mode, Reject, Blackhole)
+	}
 	l, err := s.take(name, "cut:"+mode)
 	if err != nil {
 		return err
 	}
-	switch mode {
-	case Reject:
-		l.proxy.Stop()
-		return nil
-	case Blackhole:
-		streams := []string{Upstream, Downstream}
-		switch direction {
-		case Upstream, Downstream:
-			streams = []string{direction}
-		case Both, "":
-		default:
-			return fmt.Errorf("cut %s: unknown direction %q; allowed: %s, %s, %s", name, direction, Both, Upstream, Downstream)
-		}
-		for _, st := range streams {
-			if err := addToxic(l, "blackhole-"+st, "timeout", st, 1, `{"timeout":0}`); err != nil {
-				return err
-			}
-		}
+	if mode == Reject {
+		l.proxy.stop()
 		return nil
 	}
-	return fmt.Errorf("cut %s: unknown mode %q; allowed: %s, %s", name, mode, Reject, Blackhole)
+	l.proxy.setFault(&f)
+	return nil
 }
 
 // Degrade is how a latency fault worsens a link, each direction alike.
@@ -171,40 +168,35 @@ type Degrade struct {
 	// KiBps caps the bandwidth; 0 means no cap.
 	KiBps int64
 	// Loss is the share of connections, in [0, 1), that go silent for the
-	// fault's duration: toxiproxy works on streams, not packets, so loss
+	// fault's duration: the links forward streams, not packets, so loss
 	// is a share of connections, not of packets.
 	Loss float64
 }
 
-// Slow degrades both directions of a link.
+// Slow degrades both directions of a link: every chunk waits LatencyMs and
+// up to JitterMs more, drawn per chunk, and flows at most at KiBps.
 func (s *Set) Slow(name string, d Degrade) error {
+	if d.LatencyMs < 0 || d.JitterMs < 0 || d.KiBps < 0 || d.Loss < 0 || d.Loss >= 1 {
+		return fmt.Errorf("slow %s: %+v: latency, jitter and bandwidth must not be negative, loss must be in [0, 1)", name, d)
+	}
 	l, err := s.take(name, "slow")
 	if err != nil {
 		return err
 	}
-	for _, st := range []string{Upstream, Downstream} {
-		if err := addToxic(l, "latency-"+st, "latency", st, 1, fmt.Sprintf(`{"latency":%d,"jitter":%d}`, d.LatencyMs, d.JitterMs)); err != nil {
-			return err
-		}
-		if d.KiBps > 0 {
-			if err := addToxic(l, "bandwidth-"+st, "bandwidth", st, 1, fmt.Sprintf(`{"rate":%d}`, d.KiBps)); err != nil {
-				return err
-			}
-		}
-	}
-	if d.Loss > 0 {
+	l.proxy.setFault(&fault{
+		latency: time.Duration(d.LatencyMs) * time.Millisecond,
+		jitter:  time.Duration(d.JitterMs) * time.Millisecond,
+		kiBps:   d.KiBps,
 		// One draw per connection: what the client sends vanishes, so the
 		// whole exchange does, for exactly that share of connections.
-		if err := addToxic(l, "loss", "timeout", Upstream, d.Loss, `{"timeout":0}`); err != nil {
-			return err
-		}
-	}
+		loss: d.Loss,
+	})
 	return nil
 }
 
 // Heal restores a link to a clean pass-through; healing a healthy link does
 // nothing.
-func (s *Set) Heal(ctx context.Context, name string) error {
+func (s *Set) Heal(_ context.Context, name string) error {
 	s.mu.Lock()
 	l, ok := s.links[name]
 	fault := s.state[name]
@@ -216,12 +208,10 @@ func (s *Set) Heal(ctx context.Context, name string) error {
 	if fault == "" {
 		return nil
 	}
-	// Removing a blackhole closes the connections it swallowed bytes of: a
-	// stream with a hole in it cannot be resumed.
-	l.proxy.Toxics.ResetToxics(ctx)
+	l.proxy.heal()
 	if fault == "cut:"+Reject {
-		if err := l.proxy.Start(); err != nil {
-			return fmt.Errorf("heal link %s: restart proxy on %s: %w", name, l.Listen, err)
+		if err := l.proxy.start(); err != nil {
+			return fmt.Errorf("heal link %s: listen again on %s: %w", name, l.Listen, err)
 		}
 	}
 	return nil
@@ -245,14 +235,6 @@ func (s *Set) take(name, fault string) (*Link, error) {
 	return l, nil
 }
 
-func addToxic(l *Link, name, typ, stream string, toxicity float64, attrs string) error {
-	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":%g,"attributes":%s}`, name, typ, stream, toxicity, attrs)
-	if _, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
-		return fmt.Errorf("add %s toxic to %s: %w", typ, l.Name, err)
-	}
-	return nil
-}
-
 // HealAll heals every faulted link, for teardown.
 func (s *Set) HealAll(ctx context.Context) error {
 	s.mu.Lock()
@@ -268,13 +250,14 @@ func (s *Set) HealAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close stops every proxy and frees its port.
+// Close stops every proxy, frees its port and waits until its connections
+// are closed.
 func (s *Set) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.links {
 		if l.proxy != nil {
-			l.proxy.Stop()
+			l.proxy.close()
 		}
 	}
 }

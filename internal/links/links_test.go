@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,7 +14,7 @@ import (
 )
 
 // echo serves line echo on loopback until the test ends.
-func echo(t *testing.T) string {
+func echo(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -213,5 +214,257 @@ func TestLossSilencesAShareOfConnections(t *testing.T) {
 	}
 	if err := roundTrip(dial(t, l), 5*time.Second); err != nil {
 		t.Fatalf("after heal: %v", err)
+	}
+}
+
+// sink serves on loopback and sends every connection's bytes to got, for
+// telling which way a one-way blackhole lets bytes through.
+func sink(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					got <- line
+					if _, err := c.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+func TestBlackholeOneWay(t *testing.T) {
+	for _, tc := range []struct {
+		dir     string
+		arrives bool // the server gets what the client sent
+	}{{Upstream, false}, {Downstream, true}} {
+		t.Run(tc.dir, func(t *testing.T) {
+			target, got := sink(t)
+			s := NewSet()
+			t.Cleanup(s.Close)
+			l, err := s.Add("payment", "psp", "127.0.0.1", target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Cut(l.Name, Blackhole, tc.dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := roundTrip(dial(t, l), 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("round trip = %v, want a timeout", err)
+			}
+			select {
+			case line := <-got:
+				if !tc.arrives {
+					t.Fatalf("the server got %q through an upstream blackhole", line)
+				}
+			default:
+				if tc.arrives {
+					t.Fatal("the server got nothing through a downstream blackhole: the request should pass, the answer vanish")
+				}
+			}
+		})
+	}
+}
+
+func TestHealingABlackholeResetsItsConnections(t *testing.T) {
+	s, l := newLink(t)
+	idle, holed := dial(t, l), dial(t, l)
+	for _, c := range []net.Conn{idle, holed} {
+		if err := roundTrip(c, 5*time.Second); err != nil {
+			t.Fatalf("healthy link: %v", err)
+		}
+	}
+	if err := s.Cut(l.Name, Blackhole, Both); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(holed, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("round trip through a blackhole = %v, want a timeout", err)
+	}
+	if err := s.Heal(context.Background(), l.Name); err != nil {
+		t.Fatal(err)
+	}
+	// Either may be waiting on what the partition swallowed (bytes, or a
+	// close): both start over, as clients across a healed partition do.
+	for name, c := range map[string]net.Conn{"idle": idle, "holed": holed} {
+		if err := roundTrip(c, 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s connection after the heal: %v, want it reset", name, err)
+		}
+	}
+	if err := roundTrip(dial(t, l), 5*time.Second); err != nil {
+		t.Fatalf("new connection after the heal: %v", err)
+	}
+}
+
+func TestBlackholeSwallowsTheClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	s := NewSet()
+	defer s.Close()
+	l, err := s.Add("payment", "psp", "127.0.0.1", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, l)
+	server := <-accepted
+	if err := s.Cut(l.Name, Blackhole, Both); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	if err := c.SetReadDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after the server closed behind a blackhole = %v, want a timeout: the close crossed the partition", err)
+	}
+}
+
+func TestHealingLossResetsOnlyTheSilencedConnections(t *testing.T) {
+	s, l := newLink(t)
+	if err := s.Slow(l.Name, Degrade{Loss: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	var silent, heard []net.Conn
+	for len(silent) == 0 || len(heard) == 0 {
+		if len(silent)+len(heard) == 40 {
+			t.Fatalf("%d silent and %d answered of 40 connections at loss 0.5", len(silent), len(heard))
+		}
+		c := dial(t, l)
+		if err := roundTrip(c, 200*time.Millisecond); errors.Is(err, os.ErrDeadlineExceeded) {
+			silent = append(silent, c)
+		} else if err == nil {
+			heard = append(heard, c)
+		} else {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Heal(context.Background(), l.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(silent[0], 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a silenced connection after the heal: %v, want it reset", err)
+	}
+	if err := roundTrip(heard[0], 5*time.Second); err != nil {
+		t.Fatalf("a connection the loss spared, after the heal: %v", err)
+	}
+}
+
+func TestSlowKeepsTheStreamInOrder(t *testing.T) {
+	s, l := newLink(t)
+	c := dial(t, l)
+	if err := roundTrip(c, 5*time.Second); err != nil { // opened before the fault
+		t.Fatal(err)
+	}
+	// Jitter far above the latency: chunks drawn later would overtake
+	// earlier ones if each were delayed on its own.
+	if err := s.Slow(l.Name, Degrade{LatencyMs: 1, JitterMs: 20}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	go func() {
+		for i := range n {
+			if _, err := fmt.Fprintf(c, "%d\n", i); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond) // separate chunks, not one write
+		}
+	}()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	for i := range n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%d\n", i); line != want {
+			t.Fatalf("line %d is %q: the delayed stream lost its order", i, line)
+		}
+	}
+	// Healed, the connection goes on through its delay line, still in order.
+	if err := s.Heal(context.Background(), l.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(c, 5*time.Second); err != nil {
+		t.Fatalf("after heal: %v", err)
+	}
+}
+
+func TestBandwidthCap(t *testing.T) {
+	s, l := newLink(t)
+	if err := s.Slow(l.Name, Degrade{KiBps: 64}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, l)
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 32<<10)
+	start := time.Now()
+	go func() { _, _ = c.Write(payload) }()
+	if _, err := io.ReadFull(c, make([]byte, len(payload))); err != nil {
+		t.Fatal(err)
+	}
+	// 32 KiB at 64 KiB/s each way: half a second out, half back. A lower
+	// bound only.
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Fatalf("32 KiB echoed in %v through a link capped at 64 KiB/s", d)
+	}
+}
+
+func TestCloseEndsEveryConnection(t *testing.T) {
+	s := NewSet()
+	l, err := s.Add("payment", "psp", "127.0.0.1", echo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, slowed := dial(t, l), dial(t, l)
+	for _, c := range []net.Conn{plain, slowed} {
+		if err := roundTrip(c, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Slow(l.Name, Degrade{LatencyMs: 10_000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slowed.Write([]byte("held\n")); err != nil { // queued on its delay line
+		t.Fatal(err)
+	}
+	s.Close() // returns once every copier and delay line has ended
+	for _, c := range []net.Conn{plain, slowed} {
+		if err := roundTrip(c, 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a connection after Close: %v, want it closed", err)
+		}
+	}
+	if _, err := net.Dial("tcp", l.Listen); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after Close = %v, want connection refused", err)
 	}
 }
