@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// echo serves line echo on loopback until the test ends.
-func echo(t testing.TB) string {
+// serve runs handle for every connection to a loopback listener until the
+// test ends, and returns its address.
+func serve(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,11 +30,16 @@ func echo(t testing.TB) string {
 			}
 			go func() {
 				defer c.Close()
-				_, _ = io.Copy(c, c)
+				handle(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// echo serves echo on loopback until the test ends.
+func echo(t testing.TB) string {
+	return serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // roundTrip sends a line and waits up to d for it to come back.
@@ -220,36 +226,20 @@ func TestLossSilencesAShareOfConnections(t *testing.T) {
 // sink serves on loopback and sends every connection's bytes to got, for
 // telling which way a one-way blackhole lets bytes through.
 func sink(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	got := make(chan string, 16)
-	go func() {
+	return serve(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					got <- line
-					if _, err := c.Write([]byte(line)); err != nil {
-						return
-					}
-				}
-			}()
+			got <- line
+			if _, err := c.Write([]byte(line)); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String(), got
+	}), got
 }
 
 func TestBlackholeOneWay(t *testing.T) {
