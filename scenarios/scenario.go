@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edatestbed/testbed/system/domain"
 )
 
 // Allowed values of the enumerated fields.
@@ -198,6 +200,13 @@ type Catalog struct {
 	StockMax    int `yaml:"stock_max"`    // default 2000; >= stock_min
 	ItemsMax    int `yaml:"items_max"`    // default 3; >= 1: lines per order drawn in [1, items_max]
 	QuantityMax int `yaml:"quantity_max"` // default 3; >= 1
+}
+
+// CatalogConfig is the catalogue a run of the scenario starts every
+// architecture from, and the one its checkers read the end state against.
+func (s *Scenario) CatalogConfig() domain.CatalogConfig {
+	c := s.Catalog
+	return domain.CatalogConfig{Seed: s.Seed, SKUs: c.SKUs, StockMin: c.StockMin, StockMax: c.StockMax, ItemsMax: c.ItemsMax, QuantityMax: c.QuantityMax}
 }
 
 // PSP configures the simulated external payment provider.

@@ -91,7 +91,7 @@ func largeEDA(b *testing.B, dir string, n int) *scenarios.Scenario {
 		Name: "check-bench", Seed: 1, Architectures: []string{scenarios.ArchitectureEDA},
 		Catalog: scenarios.Catalog{SKUs: 1000, StockMin: 1_000_000_000, StockMax: 1_000_000_000, ItemsMax: 1, QuantityMax: 1},
 	}
-	cat, err := domain.NewCatalog(catalogConfig(sc))
+	cat, err := domain.NewCatalog(sc.CatalogConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func Run(ctx context.Context, dir string, sc *scenarios.Scenario) ([]report.Chec
 	// time (BenchmarkRunEDA at a million orders: 316 B an order at the
 	// peak and 9.6 s with Go's default of 100, 213 B and 11.3 s with 25).
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
-	cat, err := domain.NewCatalog(catalogConfig(sc))
+	cat, err := domain.NewCatalog(sc.CatalogConfig())
 	if err != nil {
 		return nil, fmt.Errorf("check run: %w", err)
 	}
@@ -108,12 +108,6 @@ func Run(ctx context.Context, dir string, sc *scenarios.Scenario) ([]report.Chec
 		return nil, fmt.Errorf("check run: %w", err)
 	}
 	return out, nil
-}
-
-// catalogConfig is the catalogue the scenario's run started from.
-func catalogConfig(sc *scenarios.Scenario) domain.CatalogConfig {
-	c := sc.Catalog
-	return domain.CatalogConfig{Seed: sc.Seed, SKUs: c.SKUs, StockMin: c.StockMin, StockMax: c.StockMax, ItemsMax: c.ItemsMax, QuantityMax: c.QuantityMax}
 }
 
 func (ck checker) verdict(arch string, st *state, cat *domain.Catalog) report.Check {

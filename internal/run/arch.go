@@ -14,7 +14,6 @@ import (
 	"github.com/edatestbed/testbed/internal/links"
 	"github.com/edatestbed/testbed/internal/runtime/local"
 	"github.com/edatestbed/testbed/scenarios"
-	"github.com/edatestbed/testbed/system/domain"
 	"github.com/edatestbed/testbed/system/eda"
 	"github.com/edatestbed/testbed/system/monolith"
 	"github.com/edatestbed/testbed/system/psp"
@@ -173,11 +172,6 @@ func (p planner) newLinks() *links.Set {
 	return links.NewSet()
 }
 
-func (p planner) catalog() domain.CatalogConfig {
-	c := p.sc.Catalog
-	return domain.CatalogConfig{Seed: p.sc.Seed, SKUs: c.SKUs, StockMin: c.StockMin, StockMax: c.StockMax, ItemsMax: c.ItemsMax, QuantityMax: c.QuantityMax}
-}
-
 // hostAddr picks the address the testbed reaches a component's port at.
 func (p planner) hostAddr() (string, error) {
 	if p.containers {
@@ -288,7 +282,7 @@ func (p planner) monolith() (pl plan, err error) {
 		return plan{}, err
 	}
 	m, addr, err := p.component(arch, "monolith", func(listen string) any {
-		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.catalog(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch)}
+		return monolith.Config{Listen: listen, DataDir: data, Catalog: p.sc.CatalogConfig(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch)}
 	})
 	if err != nil {
 		return plan{}, err
@@ -406,7 +400,7 @@ func (p planner) eda() (pl plan, err error) {
 		s, addr, err := p.component(arch, name, func(listen string) any {
 			return eda.Config{
 				Component: name, Listen: listen, DataDir: data, Brokers: brokers, BrokerRoutes: routes,
-				Catalog: p.catalog(), PSPURL: pspURL, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
+				Catalog: p.sc.CatalogConfig(), PSPURL: pspURL, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
 				Break: p.breaks[name],
 			}
 		})

@@ -97,7 +97,7 @@ func (p planner) monolithHA() (pl plan, err error) {
 		}
 		r, addr, err := p.component(arch, name, func(listen string) any {
 			return monolith.Config{
-				Listen: listen, Catalog: p.catalog(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
+				Listen: listen, Catalog: p.sc.CatalogConfig(), PSPURL: "http://" + toPSP.Listen, PSPTimeout: pspTimeout, Telemetry: p.telemetry(arch),
 				Database: pgserver.DSN(toDB.Listen), Replica: name, OrphanAfter: haOrphanAfter,
 			}
 		})
@@ -215,7 +215,7 @@ func (p planner) syncServices() (pl plan, err error) {
 	var orderURL string
 	for _, name := range chain.Components() {
 		cfg := chain.Config{
-			Component: name, DataDir: data, Catalog: p.catalog(), CallTimeout: callTimeout[name], Telemetry: p.telemetry(arch),
+			Component: name, DataDir: data, Catalog: p.sc.CatalogConfig(), CallTimeout: callTimeout[name], Telemetry: p.telemetry(arch),
 		}
 		if n := next[name]; n != "" {
 			l, err := ls.Add(name, n, p.host, addrs[n])

@@ -118,7 +118,7 @@ func benchSystems(ctx context.Context, bin string, step time.Duration, layout be
 		return nil, fmt.Errorf("bench dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	cat, err := domain.NewCatalog(planner{sc: sc}.catalog())
+	cat, err := domain.NewCatalog(sc.CatalogConfig())
 	if err != nil {
 		return nil, err
 	}

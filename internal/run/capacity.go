@@ -102,7 +102,7 @@ func FindCapacity(ctx context.Context, opt CapacityOptions) (*report.CapacitySea
 		return nil, fmt.Errorf("capacity dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	cat, err := domain.NewCatalog(planner{sc: &sc}.catalog())
+	cat, err := domain.NewCatalog(sc.CatalogConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -280,7 +280,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 
-	cat, err := domain.NewCatalog(planner{sc: sc}.catalog())
+	cat, err := domain.NewCatalog(sc.CatalogConfig())
 	if err != nil {
 		return nil, err
 	}
